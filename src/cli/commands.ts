@@ -1,0 +1,132 @@
+// The `berth` commands. Each takes parsed options and returns an exit code; none of the
+// layers below imports this file.
+import { readFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { InvalidManifestError, parseStack } from '../api/validate.js';
+import { Operator } from '../controller/operator.js';
+import { ComposeCli } from '../docker/compose.js';
+import { Engine } from '../docker/engine.js';
+import { StateStore } from '../store/state.js';
+import { createLogger } from './log.js';
+import { age, table } from './table.js';
+
+export interface RunOptions {
+  manifests: string;
+  state: string;
+  once: boolean;
+  logLevel: string;
+  workers: number;
+}
+
+export async function runCommand(opts: RunOptions): Promise<number> {
+  const log = createLogger(opts.logLevel);
+  const engine = await Engine.connect();
+  const compose = await ComposeCli.detect();
+  const operator = new Operator({
+    manifestsDir: opts.manifests,
+    state: new StateStore(opts.state),
+    engine,
+    compose,
+    log,
+    workers: opts.workers,
+  });
+  if (opts.once) {
+    const results = await operator.runOnce();
+    const failed = results.filter((r) => r.error);
+    log.info({ stacks: results.length, failed: failed.length }, 'one pass done');
+    return failed.length > 0 ? 1 : 0;
+  }
+  await operator.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await operator.stop();
+  return 0;
+}
+
+export async function validateCommand(files: string[]): Promise<number> {
+  if (files.length === 0) {
+    process.stderr.write('berth validate: name at least one manifest file\n');
+    return 2;
+  }
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const stack = parseStack(file, await readFile(file, 'utf8'));
+      process.stdout.write(`${file}: valid Stack "${stack.metadata.name}" (version ${stack.spec.version}, mode ${stack.spec.mode})\n`);
+    } catch (err) {
+      failed++;
+      if (err instanceof InvalidManifestError) {
+        process.stderr.write(`${file}: invalid\n${err.problems.map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')}\n`);
+      } else {
+        process.stderr.write(`${file}: ${(err as Error).message}\n`);
+      }
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+export async function getCommand(stateDir: string, now = new Date()): Promise<number> {
+  const store = new StateStore(stateDir);
+  const entries = await store.listStatuses();
+  if (entries.length === 0) {
+    process.stdout.write(`No stacks in ${store.root}.\n`);
+    return 0;
+  }
+  const rows = [['NAME', 'MODE', 'CURRENT', 'TARGET', 'READY', 'REASON', 'AGE']];
+  for (const e of entries) {
+    const name = 'stack' in e.key ? e.key.stack : `(file ${e.key.file})`;
+    if (e.status === undefined) {
+      rows.push([name, '-', '-', '-', 'Unknown', 'StatusUnreadable', '-']);
+      continue;
+    }
+    const s = e.status.status;
+    const ready = s.conditions.find((c) => c.type === 'Ready');
+    rows.push([
+      name,
+      s.mode ?? '-',
+      s.currentVersion ?? '-',
+      s.targetVersion ?? '-',
+      ready?.status ?? 'Unknown',
+      ready?.reason ?? '-',
+      age(ready?.lastTransitionTime, now),
+    ]);
+  }
+  process.stdout.write(table(rows));
+  return 0;
+}
+
+export async function describeCommand(stateDir: string, name: string): Promise<number> {
+  const store = new StateStore(stateDir);
+  const status = await store.readStatus({ stack: name });
+  if (status === undefined) {
+    process.stderr.write(`berth describe: no status for stack "${name}" in ${store.root}; is berth running with --state ${stateDir}?\n`);
+    return 1;
+  }
+  const s = status.status;
+  const lines = [
+    `Name:            ${name}`,
+    `Manifest:        ${s.manifest ?? '-'}`,
+    `Project:         ${s.project ?? '-'}`,
+    `Mode:            ${s.mode ?? '-'}`,
+    `Target version:  ${s.targetVersion ?? '-'}`,
+    `Current version: ${s.currentVersion ?? '-'}`,
+    `Revision:        ${s.revision ?? '-'}`,
+    `Last applied:    ${s.lastAppliedTime ?? '-'}`,
+    ...(s.lastError ? [`Last error:      ${s.lastError}`] : []),
+    'Conditions:',
+    table([
+      ['  TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
+      ...s.conditions.map((c) => [`  ${c.type}`, c.status, c.reason, c.lastTransitionTime, c.message]),
+    ]).trimEnd(),
+    'Services:',
+    stringify(s.services, { aliasDuplicateObjects: false }).replace(/^/gm, '  ').trimEnd(),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// berth: the command line. Parses arguments and hands over to commands.ts.
+import { parseArgs } from 'node:util';
+import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
+
+const USAGE = `berth — an update operator for Docker Compose deployments
+
+Usage:
+  berth run --manifests DIR --state DIR [--once] [--workers N] [--log-level info]
+      Converge every Stack in DIR (one per *.yaml file) and keep it converged.
+      --once: one pass over every stack, then exit (non-zero if any failed).
+  berth validate FILE...
+      Check Stack manifests against the schema.
+  berth get [--state DIR]
+      A table of stacks: name, mode, current and target version, readiness.
+  berth describe NAME [--state DIR]
+      One stack's status: versions, conditions, services.
+
+The state folder defaults to ./.berth/state.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      manifests: { type: 'string' },
+      state: { type: 'string', default: '.berth/state' },
+      once: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '2' },
+      'log-level': { type: 'string', default: process.env['BERTH_LOG_LEVEL'] ?? 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (command === undefined || command === 'help' || values.help) {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'run': {
+      if (values.manifests === undefined) {
+        process.stderr.write('berth run: --manifests DIR is required (the folder of Stack manifests)\n');
+        return 2;
+      }
+      const workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1) {
+        process.stderr.write(`berth run: --workers must be a whole number ≥ 1, not "${values.workers}"\n`);
+        return 2;
+      }
+      return runCommand({ manifests: values.manifests, state: values.state, once: values.once, logLevel: values['log-level'], workers });
+    }
+    case 'validate':
+      return validateCommand(positionals);
+    case 'get':
+      return getCommand(values.state);
+    case 'describe':
+      if (positionals[0] === undefined) {
+        process.stderr.write('berth describe: name the stack, e.g. berth describe shop\n');
+        return 2;
+      }
+      return describeCommand(values.state, positionals[0]);
+    default:
+      process.stderr.write(`berth: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

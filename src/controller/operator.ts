@@ -1,0 +1,206 @@
+// The operator: triggers (manifest changes, Docker events, per-stack resync) feed one work
+// queue; a few workers drain it, one reconcile at a time per stack. Every dependency comes
+// in through one options object, and start/stop are idempotent.
+import type { Logger } from 'pino';
+import { StringDecoder } from 'node:string_decoder';
+import type { ComposeCli } from '../docker/compose.js';
+import type { Engine } from '../docker/engine.js';
+import { LABEL_PROJECT } from '../plan/types.js';
+import { scanManifests } from '../store/manifests.js';
+import type { StateStore } from '../store/state.js';
+import { watchManifests, type FileWatcher } from '../store/watch.js';
+import { systemClock, type Clock } from './clock.js';
+import { ManifestIndex, stackKey, type WorkKey } from './index.js';
+import { WorkQueue } from './queue.js';
+import { Reconciler, type ReconcileResult } from './reconciler.js';
+
+export interface OperatorOptions {
+  manifestsDir: string;
+  state: StateStore;
+  engine: Engine;
+  compose: ComposeCli;
+  log: Logger;
+  clock?: Clock;
+  /** Stacks reconciled in parallel (never two passes of one stack). */
+  workers?: number;
+  /** Full rescan of the manifests folder, in case the watcher missed something. */
+  rescanSeconds?: number;
+  pullTimeoutMs?: number;
+  composeTimeoutMs?: number;
+}
+
+/** Engine events that say nothing about a container's life (health checks run execs every second). */
+const IGNORED_ACTIONS = /^(exec_|attach|resize|top|archive-path|extract-to-dir|copy|commit|export)/;
+
+export interface PassResult {
+  key: WorkKey;
+  error?: Error;
+}
+
+export class Operator {
+  private readonly index = new ManifestIndex();
+  private readonly queue: WorkQueue;
+  private readonly reconciler: Reconciler;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private watcher: FileWatcher | undefined;
+  private events: AbortController | undefined;
+  private workers: Promise<void>[] = [];
+  private rescanTimer: unknown;
+  private running = false;
+
+  constructor(private readonly opts: OperatorOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log;
+    this.queue = new WorkQueue(this.clock);
+    this.reconciler = new Reconciler({
+      state: opts.state,
+      engine: opts.engine,
+      compose: opts.compose,
+      index: this.index,
+      log: opts.log,
+      clock: this.clock,
+      ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}),
+      ...(opts.composeTimeoutMs ? { composeTimeoutMs: opts.composeTimeoutMs } : {}),
+    });
+  }
+
+  /** Reads the manifests folder and returns every key that needs a pass. */
+  private async rescan(): Promise<WorkKey[]> {
+    return this.index.update(await scanManifests(this.opts.manifestsDir));
+  }
+
+  /** One pass over every stack, then return: for cron jobs and scripts (`berth run --once`). */
+  async runOnce(): Promise<PassResult[]> {
+    const results: PassResult[] = [];
+    for (const key of await this.rescan()) {
+      const r = await this.reconcileSafely(key);
+      results.push({ key, ...(r.error ? { error: r.error } : {}) });
+    }
+    return results;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    for (const key of await this.rescan()) this.queue.add(key);
+    this.watcher = watchManifests(this.opts.manifestsDir, (file) => {
+      this.log.debug({ file }, 'file changed');
+      this.scheduleRescan(100);
+    });
+    this.watchEvents();
+    this.scheduleRescan((this.opts.rescanSeconds ?? 60) * 1000, true);
+    const n = Math.max(1, this.opts.workers ?? 2);
+    this.workers = Array.from({ length: n }, () => this.work());
+    this.log.info(
+      { manifests: this.opts.manifestsDir, state: this.opts.state.root, engine: this.opts.engine.engineVersion, api: this.opts.engine.apiVersion, compose: `${this.opts.compose.flavour} ${this.opts.compose.version}` },
+      'berth operator started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.clock.clearTimeout(this.rescanTimer);
+    this.events?.abort();
+    this.queue.shutdown();
+    await this.watcher?.close();
+    // Workers finish the pass they are in: a compose up is never cut off by a clean stop.
+    await Promise.all(this.workers);
+    this.log.info('berth operator stopped');
+  }
+
+  private rescanPending = false;
+  private scheduleRescan(ms: number, periodic = false): void {
+    if (!periodic) {
+      if (this.rescanPending) return;
+      this.rescanPending = true;
+    }
+    const handle = this.clock.setTimeout(() => {
+      if (!periodic) this.rescanPending = false;
+      if (!this.running) return;
+      this.rescan().then(
+        (keys) => keys.forEach((k) => this.queue.add(k)),
+        (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
+      );
+      if (periodic) this.scheduleRescan(ms, true);
+    }, ms);
+    if (periodic) this.rescanTimer = handle;
+  }
+
+  private async work(): Promise<void> {
+    for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+      const k = key as WorkKey;
+      try {
+        const result = await this.reconcileSafely(k);
+        if (result.watch) this.watcher?.track(result.watch);
+        if (result.error) {
+          const delay = this.queue.addRateLimited(k);
+          this.log.warn({ key: k, retryInMs: delay, failures: this.queue.failuresOf(k) }, 'reconcile failed; backing off');
+        } else {
+          this.queue.forget(k);
+          if (result.requeueAfterMs !== undefined) this.queue.addAfter(k, result.requeueAfterMs);
+        }
+      } finally {
+        this.queue.done(k);
+      }
+    }
+  }
+
+  private async reconcileSafely(key: WorkKey): Promise<ReconcileResult> {
+    try {
+      return await this.reconciler.reconcile(key);
+    } catch (err) {
+      // Engine unreachable, state folder unwritable, …: the pass failed as a whole.
+      this.log.error({ key, err }, 'reconcile pass failed');
+      return { error: err as Error };
+    }
+  }
+
+  /** Docker events of compose projects; reconnects with backoff while the operator runs. */
+  private watchEvents(attempt = 0): void {
+    if (!this.running) return;
+    const controller = new AbortController();
+    this.events = controller;
+    const retry = () => {
+      if (!this.running || controller.signal.aborted) return;
+      const delay = Math.min(30_000, 1_000 * 2 ** attempt);
+      this.clock.setTimeout(() => this.watchEvents(Math.min(attempt + 1, 5)), delay);
+    };
+    this.opts.engine
+      .events({ type: ['container'], label: [LABEL_PROJECT] }, controller.signal)
+      .then((stream) => {
+        attempt = 0;
+        const decoder = new StringDecoder('utf8');
+        let buffer = '';
+        stream.on('data', (chunk: Buffer) => {
+          buffer += decoder.write(chunk);
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (line) this.onEngineEvent(line);
+          }
+        });
+        stream.on('error', () => undefined);
+        stream.on('close', retry);
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'engine event stream unavailable; retrying');
+        retry();
+      });
+  }
+
+  private onEngineEvent(line: string): void {
+    let event: { Action?: string; Actor?: { Attributes?: Record<string, string> } };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      return;
+    }
+    if (event.Action === undefined || IGNORED_ACTIONS.test(event.Action)) return;
+    const project = event.Actor?.Attributes?.[LABEL_PROJECT];
+    if (project === undefined) return;
+    for (const name of this.index.stacksOfProject(project)) this.queue.add(stackKey(name));
+  }
+}

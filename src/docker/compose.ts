@@ -1,0 +1,145 @@
+// The one wrapper around the compose CLI: found and version-checked once, always run
+// non-interactively with captured output and a deadline, and every failure turned into a
+// typed error in one place (the shape of Pulumi's automation API around its CLI).
+import { spawn } from 'node:child_process';
+
+export type ComposeFlavour = 'v2' | 'v1';
+
+export class ComposeError extends Error {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(message: string, command: string, exitCode: number | null, stderr: string) {
+    super(message);
+    this.name = 'ComposeError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+export class ComposeNotFoundError extends ComposeError {
+  override name = 'ComposeNotFoundError';
+}
+export class ComposeTimeoutError extends ComposeError {
+  override name = 'ComposeTimeoutError';
+}
+
+export interface ComposeResult {
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Last lines of compose's stderr: enough to say what went wrong without flooding a status. */
+function tail(text: string, lines = 8): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeResult> {
+  const command = [file, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Plain, colourless output that never waits for a terminal.
+      env: { ...process.env, COMPOSE_ANSI: 'never', COMPOSE_INTERACTIVE_NO_CLI: '1', NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let timedOut = false;
+    const kill = () => {
+      child.kill('SIGTERM');
+      // compose forwards SIGTERM and winds down; a hung one is killed outright.
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, opts.timeoutMs);
+    const onAbort = () => kill();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err.code === 'ENOENT') {
+        reject(new ComposeNotFoundError(`${file} is not installed`, command, null, ''));
+      } else reject(new ComposeError(`${command} could not start: ${err.message}`, command, null, ''));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (timedOut) {
+        reject(new ComposeTimeoutError(`${command} did not finish within ${opts.timeoutMs} ms and was killed`, command, code, tail(stderr)));
+      } else if (code === 0) {
+        resolve({ stdout, stderr });
+      } else {
+        const why = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+        reject(new ComposeError(`${command} ${why}: ${tail(stderr) || '(no output)'}`, command, code, stderr));
+      }
+    });
+  });
+}
+
+export interface UpOptions {
+  project: string;
+  projectDirectory: string;
+  file: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class ComposeCli {
+  readonly flavour: ComposeFlavour;
+  readonly version: string;
+  /** Compose invocations made so far (benchmarks read this). */
+  invocations = 0;
+  private readonly file: string;
+  private readonly prefix: string[];
+
+  private constructor(flavour: ComposeFlavour, version: string) {
+    this.flavour = flavour;
+    this.version = version;
+    this.file = flavour === 'v2' ? 'docker' : 'docker-compose';
+    this.prefix = flavour === 'v2' ? ['compose', '--ansi', 'never'] : ['--no-ansi'];
+  }
+
+  /** Finds compose: the v2 plugin (`docker compose`) first, then v1 (`docker-compose`). */
+  static async detect(timeoutMs = 20_000): Promise<ComposeCli> {
+    const attempts: string[] = [];
+    for (const [flavour, file, args] of [
+      ['v2', 'docker', ['compose', 'version', '--short']],
+      ['v1', 'docker-compose', ['version', '--short']],
+    ] as const) {
+      try {
+        const { stdout } = await exec(file, [...args], { timeoutMs });
+        return new ComposeCli(flavour, stdout.trim().replace(/^v/, ''));
+      } catch (err) {
+        attempts.push(`${file} ${args.join(' ')}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    throw new ComposeNotFoundError(
+      `no compose CLI found (${attempts.join('; ')}); install the compose v2 plugin (docker compose) or docker-compose v1`,
+      'docker compose version',
+      null,
+      '',
+    );
+  }
+
+  async run(args: string[], opts: RunOptions): Promise<ComposeResult> {
+    this.invocations++;
+    return exec(this.file, [...this.prefix, ...args], opts);
+  }
+
+  /** `up -d --remove-orphans` of one rendered file, with relative paths resolved from the user's folder. */
+  up(opts: UpOptions): Promise<ComposeResult> {
+    return this.run(
+      ['-p', opts.project, '--project-directory', opts.projectDirectory, '-f', opts.file, 'up', '-d', '--remove-orphans'],
+      { timeoutMs: opts.timeoutMs ?? 10 * 60_000, ...(opts.signal ? { signal: opts.signal } : {}) },
+    );
+  }
+}

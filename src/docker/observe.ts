@@ -1,0 +1,43 @@
+// What runs: the containers of one compose project, found by compose's own labels. A fixed
+// number of engine calls per pass (five), however many services the project has: the list
+// API answers health through filters, so no container needs inspecting one by one.
+import type { Health } from '../api/types.js';
+import { LABEL_CONFIG_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, type Observed } from '../plan/types.js';
+import type { Engine } from './engine.js';
+
+const HEALTH_STATES: Exclude<Health, 'none'>[] = ['healthy', 'unhealthy', 'starting'];
+
+export async function observeProject(engine: Engine, project: string): Promise<Observed> {
+  const label = [`${LABEL_PROJECT}=${project}`];
+  const [all, images, ...byHealth] = await Promise.all([
+    engine.listContainers({ label }),
+    engine.listImages(),
+    ...HEALTH_STATES.map((h) => engine.listContainers({ label, health: [h] })),
+  ]);
+  const health = new Map<string, Health>();
+  HEALTH_STATES.forEach((h, i) => {
+    for (const c of byHealth[i] ?? []) health.set(c.Id, h);
+  });
+  const digestsById = new Map(images.map((img) => [img.Id, img.RepoDigests ?? []]));
+  const containers = all
+    // `compose run` leaves one-off containers labelled with the project; they are not the service.
+    .filter((c) => c.Labels[LABEL_ONEOFF] !== 'True' && c.Labels[LABEL_SERVICE] !== undefined)
+    .map((c) => {
+      const revisionLabel = c.Labels[LABEL_REVISION];
+      const revision = revisionLabel !== undefined && /^[0-9]+$/.test(revisionLabel) ? Number(revisionLabel) : undefined;
+      const configHash = c.Labels[LABEL_CONFIG_HASH];
+      return {
+        id: c.Id,
+        name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+        service: c.Labels[LABEL_SERVICE]!,
+        state: c.State,
+        health: health.get(c.Id) ?? 'none',
+        imageId: c.ImageID,
+        imageDigests: digestsById.get(c.ImageID) ?? [],
+        ...(revision !== undefined ? { revision } : {}),
+        ...(configHash !== undefined ? { configHash } : {}),
+      };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { project, containers };
+}

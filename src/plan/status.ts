@@ -1,0 +1,164 @@
+// The observed state written after every pass, computed from what berth now knows. Pure.
+// Conditions follow the Kubernetes shape; a condition's lastTransitionTime moves only when
+// its status does, so watchers can tell a flap from a steady state.
+import { API_VERSION } from '../api/schema.js';
+import type { Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
+import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
+import { revisionRuns } from './decide.js';
+import type { Desired, Observed, Plan, Recorded } from './types.js';
+
+export interface StatusInput {
+  /** Key of the status: the stack's name, or the file name of a manifest that never parsed. */
+  name: string;
+  desired: Desired;
+  recorded: Recorded;
+  /** Observed after the plan's steps ran. */
+  observed: Observed;
+  plan: Plan;
+  /** Why the steps did not complete, if they did not. */
+  error?: { reason: string; message: string };
+  /** Set when this pass applied a revision. */
+  appliedAt?: Date;
+  previous?: StackStatus;
+  now: Date;
+}
+
+type Cond = { type: string; status: ConditionStatus; reason: string; message: string };
+
+function targetRuns(desired: Desired): ExpectedRun[] | undefined {
+  if (!desired.valid) return undefined;
+  const t = desired.target;
+  return Object.keys(t.compose.services).map((name) => {
+    const pinned = t.images[name];
+    return pinned !== undefined ? { name, pinned } : { name };
+  });
+}
+
+function healthCondition(observed: Observed): Cond {
+  const cs = observed.containers;
+  if (cs.length === 0) return { type: 'Healthy', status: 'Unknown', reason: 'NoContainers', message: 'the project has no containers' };
+  const names = (pred: (h: Health, state: string) => boolean) =>
+    cs.filter((c) => pred(c.health, c.state)).map((c) => c.name);
+  const unhealthy = names((h) => h === 'unhealthy');
+  if (unhealthy.length > 0) return { type: 'Healthy', status: 'False', reason: 'Unhealthy', message: `unhealthy: ${unhealthy.join(', ')}` };
+  const restarting = names((_, s) => s === 'restarting');
+  if (restarting.length > 0) return { type: 'Healthy', status: 'False', reason: 'CrashLooping', message: `restarting: ${restarting.join(', ')}` };
+  const down = names((_, s) => s !== 'running');
+  if (down.length > 0) return { type: 'Healthy', status: 'False', reason: 'NotRunning', message: `not running: ${down.join(', ')}` };
+  const starting = names((h) => h === 'starting');
+  if (starting.length > 0) {
+    return { type: 'Healthy', status: 'Unknown', reason: 'HealthPending', message: `health check pending: ${starting.join(', ')}` };
+  }
+  return { type: 'Healthy', status: 'True', reason: 'AllHealthy', message: `${cs.length} container(s) running and healthy` };
+}
+
+function mergeConditions(next: Cond[], previous: readonly Condition[], generation: string | undefined, now: Date): Condition[] {
+  const before = new Map(previous.map((c) => [c.type, c]));
+  return next.map((c) => {
+    const old = before.get(c.type);
+    const lastTransitionTime = old !== undefined && old.status === c.status ? old.lastTransitionTime : now.toISOString();
+    return { ...c, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+  });
+}
+
+function serviceStatuses(observed: Observed, expected: readonly ExpectedRun[]): ServiceStatus[] {
+  const byName = new Map<string, ServiceStatus>();
+  for (const e of expected) {
+    byName.set(e.name, { name: e.name, ...(e.pinned !== undefined ? { desiredImage: e.pinned } : {}), containers: [] });
+  }
+  for (const c of observed.containers) {
+    let s = byName.get(c.service);
+    if (s === undefined) {
+      s = { name: c.service, containers: [] };
+      byName.set(c.service, s);
+    }
+    s.containers.push({
+      id: c.id.slice(0, 12),
+      name: c.name,
+      state: c.state,
+      health: c.health,
+      imageId: c.imageId,
+      imageDigests: c.imageDigests,
+      ...(c.revision !== undefined ? { revision: c.revision } : {}),
+      ...(c.configHash !== undefined ? { configHash: c.configHash } : {}),
+    });
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function buildStatus(input: StatusInput): StackStatus {
+  const { desired, recorded, observed, plan, error, previous, now } = input;
+  const applied = recorded.applied;
+  const conds: Cond[] = [];
+
+  // Is what runs what was asked?
+  const wanted = targetRuns(desired);
+  const targetDrift = wanted === undefined ? undefined : findDrift(wanted, observed);
+  let synced: Cond;
+  if (!desired.valid) {
+    synced = { type: 'Synced', status: 'Unknown', reason: 'InvalidSpec', message: 'the desired state cannot be read' };
+  } else if (targetDrift!.length === 0) {
+    synced = { type: 'Synced', status: 'True', reason: 'InSync', message: `what runs is version ${desired.target.version}` };
+  } else if (error !== undefined) {
+    synced = { type: 'Synced', status: 'False', reason: error.reason, message: error.message };
+  } else {
+    const reason = plan.reason === 'InSync' || plan.reason === 'Repairing' || plan.reason === 'Applying' ? 'OutOfSync' : plan.reason;
+    synced = { type: 'Synced', status: 'False', reason, message: `${plan.message}; differs: ${describeDrift(targetDrift!)}` };
+  }
+  const healthy = healthCondition(observed);
+
+  let ready: Cond;
+  if (!desired.valid) {
+    ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: desired.error };
+  } else if (synced.status === 'True' && healthy.status === 'True') {
+    ready = { type: 'Ready', status: 'True', reason: 'Converged', message: `version ${desired.target.version} runs and is healthy` };
+  } else if (synced.status !== 'True') {
+    ready = { type: 'Ready', status: 'False', reason: synced.reason, message: synced.message };
+  } else {
+    ready = { type: 'Ready', status: 'False', reason: healthy.reason, message: healthy.message };
+  }
+  conds.push(ready, synced, healthy);
+
+  conds.push(
+    plan.awaitingApproval
+      ? { type: 'AwaitingApproval', status: 'True', reason: 'ApprovalRequired', message: plan.message }
+      : { type: 'AwaitingApproval', status: 'False', reason: 'NothingToApprove', message: 'no version waits for approval' },
+  );
+  conds.push(
+    desired.valid
+      ? { type: 'SpecInvalid', status: 'False', reason: 'Valid', message: 'the manifest is valid' }
+      : { type: 'SpecInvalid', status: 'True', reason: 'InvalidSpec', message: desired.error },
+  );
+
+  // The version of what runs: the target's when it runs, else the applied revision's when
+  // that is what runs; otherwise berth does not claim to know.
+  let currentVersion: string | undefined;
+  if (desired.valid && targetDrift!.length === 0) currentVersion = desired.target.version;
+  else if (applied !== undefined && findDrift(revisionRuns(applied), observed).length === 0) currentVersion = applied.version;
+
+  const lastAppliedTime = input.appliedAt?.toISOString() ?? previous?.status.lastAppliedTime;
+  const generation = desired.valid ? desired.target.generation : previous?.status.observedGeneration;
+  const expected = desired.valid && plan.action !== 'none' ? wanted! : applied !== undefined ? revisionRuns(applied) : (wanted ?? []);
+  const mode = desired.valid ? desired.target.stack.spec.mode : (desired.lastValidMode ?? applied?.spec.mode);
+  const manifest = desired.valid ? desired.target.manifest : desired.manifest;
+
+  return {
+    apiVersion: API_VERSION,
+    kind: 'StackStatus',
+    metadata: { name: input.name },
+    status: {
+      manifest,
+      ...(observed.project !== '' ? { project: observed.project } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      ...(desired.valid ? { targetVersion: desired.target.version } : {}),
+      ...(currentVersion !== undefined ? { currentVersion } : {}),
+      ...(applied !== undefined ? { revision: applied.revision } : {}),
+      ...(lastAppliedTime !== undefined ? { lastAppliedTime } : {}),
+      lastReconcileTime: now.toISOString(),
+      ...(error !== undefined ? { lastError: error.message } : {}),
+      services: serviceStatuses(observed, expected),
+      conditions: mergeConditions(conds, previous?.status.conditions ?? [], generation, now),
+    },
+  };
+}

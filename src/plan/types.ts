@@ -1,0 +1,134 @@
+// The planner's vocabulary: what it is told (desired, observed, recorded) and what it
+// answers (steps and the reasons for them). Plain data only, so tables of cases can be
+// written without Docker.
+import type { Operation } from 'fast-json-patch';
+import type { Health, ResolvedStack, UpdateMode } from '../api/types.js';
+
+/** Compose labels berth reads, and the ones it stamps. */
+export const LABEL_PROJECT = 'com.docker.compose.project';
+export const LABEL_SERVICE = 'com.docker.compose.service';
+export const LABEL_ONEOFF = 'com.docker.compose.oneoff';
+export const LABEL_CONFIG_HASH = 'com.docker.compose.config-hash';
+export const LABEL_REVISION = 'dev.berth.revision';
+export const LABEL_STACK = 'dev.berth.stack';
+
+/** One container of the project as the engine reports it. */
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  service: string;
+  /** Engine state: created, running, paused, restarting, removing, exited, dead. */
+  state: string;
+  health: Health;
+  imageId: string;
+  /** Repo digests (`repo@sha256:…`) of the image the container runs. */
+  imageDigests: string[];
+  /** The berth revision label, when berth's rendered file created the container. */
+  revision?: number;
+  configHash?: string;
+}
+
+export interface Observed {
+  project: string;
+  containers: ObservedContainer[];
+}
+
+/** What one service of a rendered revision is expected to run. */
+export interface ExpectedService {
+  name: string;
+  /** The pinned image (`repo@sha256:…`), when the Stack pins this service. */
+  pinned?: string;
+  /** The revision whose definition of this service is current: the label its containers carry. */
+  revision: number;
+  /** Hash of the service's rendered definition without berth's labels. */
+  definitionHash: string;
+}
+
+/** An immutable record of one applied revision, stored beside its rendered compose file. */
+export interface RevisionRecord {
+  revision: number;
+  stack: string;
+  version: string;
+  images: Record<string, string>;
+  /** Identity of what was asked for: version, digests, compose content, project. */
+  targetKey: string;
+  /** Hash of the Stack spec the revision was made from. */
+  generation: string;
+  project: string;
+  projectDirectory: string;
+  services: ExpectedService[];
+  /** The resolved Stack spec, so berth can act on it when the manifest later goes bad. */
+  spec: ResolvedStack['spec'];
+  created: string;
+}
+
+/** The concrete thing a valid Stack asks for, resolved against its compose file. */
+export interface Target {
+  stack: ResolvedStack;
+  manifest: string;
+  version: string;
+  images: Record<string, string>;
+  project: string;
+  projectDirectory: string;
+  /** The user's compose file, parsed. */
+  compose: ComposeDocument;
+  key: string;
+  generation: string;
+}
+
+export type ComposeDocument = Record<string, unknown> & { services: Record<string, Record<string, unknown>> };
+
+/** Desired state as the controller found it this pass. */
+export type Desired =
+  | { valid: true; target: Target }
+  | {
+      valid: false;
+      manifest: string;
+      error: string;
+      /** Mode of the last valid spec seen for this stack, if any: berth keeps honouring it. */
+      lastValidMode?: UpdateMode;
+    };
+
+/** What berth has on record for the stack. */
+export interface Recorded {
+  /** The revision berth applied last, if any. */
+  applied?: RevisionRecord;
+  /** The newest revision on disk (may be newer than `applied` after a crash mid-apply). */
+  latest?: RevisionRecord;
+}
+
+export interface PlanInput {
+  desired: Desired;
+  recorded: Recorded;
+  observed: Observed;
+  now: Date;
+}
+
+export type DriftKind = 'missing' | 'notRunning' | 'wrongImage' | 'staleRevision' | 'orphan';
+
+export interface Drift {
+  service: string;
+  kind: DriftKind;
+  detail: string;
+}
+
+export type Step =
+  | { kind: 'pull'; images: string[] }
+  | { kind: 'writeRevision'; record: RevisionRecord; composeText: string }
+  | { kind: 'composeUp'; revision: number; project: string; projectDirectory: string };
+
+export type PlanAction = 'apply' | 'resume' | 'repair' | 'none';
+
+export interface Plan {
+  action: PlanAction;
+  steps: Step[];
+  /** CamelCase reason, as used in conditions. */
+  reason: string;
+  message: string;
+  /** The target's version waits for approval (notify mode). */
+  awaitingApproval: boolean;
+  /** Differences between what runs and what is asked, service by service. */
+  drift: Drift[];
+  /** JSON Patch that turns the observed view into the desired view, for `berth diff`. */
+  patch: Operation[];
+}

@@ -1,0 +1,72 @@
+// Reading the folder of Stack manifests: one Stack per top-level *.yaml / *.yml file. The
+// folder is not searched recursively, so a stack's compose file can live in a subfolder
+// beside its manifest without being mistaken for one.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ResolvedStack } from '../api/types.js';
+import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
+
+export interface ManifestEntry {
+  /** Absolute path of the file. */
+  file: string;
+  stack?: ResolvedStack;
+  error?: InvalidManifestError;
+  /** The stack name the file declares, when it can be read even from an invalid file. */
+  declaredName?: string;
+}
+
+export function isManifestFile(name: string): boolean {
+  return !name.startsWith('.') && (name.endsWith('.yaml') || name.endsWith('.yml'));
+}
+
+function declaredNameOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const meta = (value as Record<string, unknown>)['metadata'];
+  if (meta === null || typeof meta !== 'object') return undefined;
+  const name = (meta as Record<string, unknown>)['name'];
+  return typeof name === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) && name.length <= 63 ? name : undefined;
+}
+
+export function parseManifest(file: string, text: string): ManifestEntry {
+  let value: unknown;
+  try {
+    value = parseYaml(file, text);
+  } catch (err) {
+    if (err instanceof InvalidManifestError) return { file, error: err };
+    throw err;
+  }
+  const declaredName = declaredNameOf(value);
+  try {
+    const stack = validateStack(file, value);
+    return { file, stack, declaredName: stack.metadata.name };
+  } catch (err) {
+    if (err instanceof InvalidManifestError) return { file, error: err, ...(declaredName ? { declaredName } : {}) };
+    throw err;
+  }
+}
+
+export async function readManifest(file: string): Promise<ManifestEntry> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { file, error: new InvalidManifestError(file, [{ path: '', message: `cannot be read (${code ?? String(err)})` }]) };
+  }
+  return parseManifest(file, text);
+}
+
+/** Every manifest of the folder, sorted by file name so duplicate names resolve the same way each time. */
+export async function scanManifests(dir: string): Promise<ManifestEntry[]> {
+  const root = resolve(dir);
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch (err) {
+    throw new Error(
+      `cannot read the manifests folder ${root}: ${(err as Error).message}; create it or pass another with --manifests`,
+    );
+  }
+  const files = names.filter(isManifestFile).sort();
+  return Promise.all(files.map((name) => readManifest(join(root, name))));
+}

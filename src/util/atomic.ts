@@ -1,0 +1,65 @@
+// Every file berth writes goes through here: a temp file in the same folder, fsync, rename,
+// then fsync of the folder, so a crash leaves either the old file or the new one, never a
+// torn one, and the rename itself survives power loss.
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(tmp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/**
+ * Creates a folder with all its files at once: the files are written into a hidden temp
+ * folder beside it which is then renamed into place. Fails if the folder already exists, so
+ * an immutable folder (a revision) is never half-written nor overwritten.
+ */
+export async function writeDirAtomic(path: string, files: Record<string, string>): Promise<void> {
+  const parent = dirname(path);
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await mkdir(tmp);
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      const handle = await open(join(tmp, name), 'wx', 0o644);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    await fsyncDir(tmp);
+    // rename(2) onto an existing non-empty folder fails (ENOTEMPTY/EEXIST): what we want.
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  await fsyncDir(parent);
+}
