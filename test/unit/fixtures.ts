@@ -1,0 +1,155 @@
+// Small builders for the planner's plain inputs: a Stack, its compose file, the Target it
+// resolves to, the revision records berth keeps, and the containers the engine reports.
+// Everything here is data; the planner under test is always the real one.
+import type { ResolvedStack, UpdateMode, Health } from '../../src/api/types.js';
+import { renderRevision } from '../../src/plan/render.js';
+import { resolveTarget } from '../../src/plan/target.js';
+import type {
+  ComposeDocument,
+  Desired,
+  ExpectedService,
+  Observed,
+  ObservedContainer,
+  Recorded,
+  RevisionRecord,
+  Target,
+} from '../../src/plan/types.js';
+
+export const STACK = 'shop';
+export const MANIFEST = '/srv/stacks/shop.yaml';
+export const COMPOSE_FILE = '/srv/stacks/shop/compose.yaml';
+export const NOW = new Date('2026-01-02T03:04:05.000Z');
+
+/** A sha256 digest made of one repeated hex character: `digest('a')` = sha256:aaaa…. */
+export function digest(ch: string): string {
+  return `sha256:${ch.repeat(64)}`;
+}
+
+/** `registry.local/<service>@sha256:<ch x 64>`. */
+export function pinned(service: string, ch: string): string {
+  return `registry.local/${service}@${digest(ch)}`;
+}
+
+/** A compose file with two services, web (built locally in the user's file) and db. */
+export function composeDoc(overrides: Record<string, Record<string, unknown>> = {}): ComposeDocument {
+  return {
+    services: {
+      web: { image: 'registry.local/web:latest', build: { context: './web' }, ports: ['8080:80'] },
+      db: { image: 'registry.local/db:latest', environment: { POSTGRES_DB: 'shop' } },
+      ...overrides,
+    },
+  };
+}
+
+export interface StackOptions {
+  version?: string;
+  images?: Record<string, string>;
+  mode?: UpdateMode;
+  approve?: string;
+  project?: string;
+  resyncSeconds?: number;
+}
+
+export function stack(o: StackOptions = {}): ResolvedStack {
+  return {
+    apiVersion: 'berth.dev/v1alpha1',
+    kind: 'Stack',
+    metadata: { name: STACK },
+    spec: {
+      compose: { file: 'shop/compose.yaml', ...(o.project !== undefined ? { project: o.project } : {}) },
+      version: o.version ?? '1.0.0',
+      images: o.images ?? { web: pinned('web', 'a'), db: pinned('db', 'b') },
+      mode: o.mode ?? 'auto',
+      ...(o.approve !== undefined ? { approve: o.approve } : {}),
+      resyncSeconds: o.resyncSeconds ?? 30,
+    },
+  };
+}
+
+export function target(o: StackOptions = {}, compose: ComposeDocument = composeDoc()): Target {
+  return resolveTarget({ stack: stack(o), manifest: MANIFEST, composeFile: COMPOSE_FILE, compose });
+}
+
+export function valid(t: Target): Desired {
+  return { valid: true, target: t };
+}
+
+export function invalid(lastValidMode?: UpdateMode): Desired {
+  return {
+    valid: false,
+    manifest: MANIFEST,
+    error: `${MANIFEST}: spec.version: is required but missing`,
+    ...(lastValidMode !== undefined ? { lastValidMode } : {}),
+  };
+}
+
+/** The record berth keeps for `t` applied as `revision`, as the apply step would write it. */
+export function record(t: Target, revision: number, previous: ExpectedService[] = []): RevisionRecord {
+  const rendered = renderRevision(t, revision, previous);
+  return {
+    revision,
+    stack: t.stack.metadata.name,
+    version: t.version,
+    images: t.images,
+    targetKey: t.key,
+    generation: t.generation,
+    project: t.project,
+    projectDirectory: t.projectDirectory,
+    services: rendered.services,
+    spec: t.stack.spec,
+    created: NOW.toISOString(),
+  };
+}
+
+export function recorded(applied?: RevisionRecord, latest: RevisionRecord | undefined = applied): Recorded {
+  return { ...(applied !== undefined ? { applied } : {}), ...(latest !== undefined ? { latest } : {}) };
+}
+
+export interface ContainerOptions {
+  name?: string;
+  state?: string;
+  health?: Health;
+  /** Repo digests of the image; defaults to none (an unpinned image). */
+  digests?: string[];
+  revision?: number;
+}
+
+let counter = 0;
+
+export function container(service: string, o: ContainerOptions = {}): ObservedContainer {
+  counter += 1;
+  return {
+    id: `${counter.toString(16).padStart(12, '0')}${'f'.repeat(52)}`,
+    name: o.name ?? `${STACK}-${service}-1`,
+    service,
+    state: o.state ?? 'running',
+    health: o.health ?? 'none',
+    imageId: `sha256:${counter.toString(16).padStart(64, '0')}`,
+    imageDigests: o.digests ?? [],
+    ...(o.revision !== undefined ? { revision: o.revision } : {}),
+  };
+}
+
+/**
+ * The containers a revision's rendered file would create: one per service, running, on the
+ * pinned digest, carrying the revision label of its service. `tweak` changes one service.
+ */
+export function runningOf(rec: RevisionRecord, tweak: Record<string, ContainerOptions | null> = {}): ObservedContainer[] {
+  const out: ObservedContainer[] = [];
+  for (const s of rec.services) {
+    const t = tweak[s.name];
+    if (t === null) continue; // the service's container is gone
+    out.push(
+      container(s.name, {
+        digests: s.pinned !== undefined ? [s.pinned] : [],
+        revision: s.revision,
+        ...t,
+      }),
+    );
+  }
+  return out;
+}
+
+export function observed(containers: ObservedContainer[], project = STACK): Observed {
+  return { project, containers };
+}
