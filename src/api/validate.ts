@@ -92,7 +92,7 @@ export function parseYaml(file: string, text: string): unknown {
   if (doc.errors.length > 0) {
     throw new InvalidManifestError(
       file,
-      doc.errors.map((e) => ({ path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '', message: `YAML syntax error: ${(e.message.split('\n')[0] ?? '').replace(/:\s*$/, '')}` })),
     );
   }
   return doc.toJS({ maxAliasCount: 100 });

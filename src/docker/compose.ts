@@ -101,23 +101,26 @@ export class ComposeCli {
   private readonly file: string;
   private readonly prefix: string[];
 
-  private constructor(flavour: ComposeFlavour, version: string) {
-    this.flavour = flavour;
+  private constructor(file: 'docker' | 'docker-compose', version: string) {
     this.version = version;
-    this.file = flavour === 'v2' ? 'docker' : 'docker-compose';
-    this.prefix = flavour === 'v2' ? ['compose', '--ansi', 'never'] : ['--no-ansi'];
+    // `docker-compose` may be v1 (Python) or the v2 binary installed standalone; the
+    // version, not the name, says which flags it takes.
+    this.flavour = Number(version.split('.')[0]) >= 2 ? 'v2' : 'v1';
+    this.file = file;
+    const ansi = this.flavour === 'v2' ? ['--ansi', 'never'] : ['--no-ansi'];
+    this.prefix = file === 'docker' ? ['compose', ...ansi] : ansi;
   }
 
-  /** Finds compose: the v2 plugin (`docker compose`) first, then v1 (`docker-compose`). */
+  /** Finds compose: the v2 plugin (`docker compose`) first, then a `docker-compose` binary (v2 standalone or v1). */
   static async detect(timeoutMs = 20_000): Promise<ComposeCli> {
     const attempts: string[] = [];
-    for (const [flavour, file, args] of [
-      ['v2', 'docker', ['compose', 'version', '--short']],
-      ['v1', 'docker-compose', ['version', '--short']],
+    for (const [file, args] of [
+      ['docker', ['compose', 'version', '--short']],
+      ['docker-compose', ['version', '--short']],
     ] as const) {
       try {
         const { stdout } = await exec(file, [...args], { timeoutMs });
-        return new ComposeCli(flavour, stdout.trim().replace(/^v/, ''));
+        return new ComposeCli(file, stdout.trim().replace(/^v/, ''));
       } catch (err) {
         attempts.push(`${file} ${args.join(' ')}: ${(err as Error).message.split('\n')[0]}`);
       }

@@ -8,7 +8,7 @@ import type { Drift, Observed, Plan, PlanInput, RevisionRecord, Step, Target } f
 
 const { compare } = fastJsonPatch;
 
-type ServiceView = { image?: string; state: string; containers?: number };
+type ServiceView = { image?: string; state: string };
 type View = { services: Record<string, ServiceView> };
 
 function desiredView(services: readonly ExpectedRun[]): View {
@@ -17,24 +17,27 @@ function desiredView(services: readonly ExpectedRun[]): View {
   return out;
 }
 
+/**
+ * One entry per service, whatever its replica count: the state is 'running' only when every
+ * container runs, and the image is the pinned one only when every container runs it, so a
+ * single stray replica shows in the patch.
+ */
 function observedView(expected: readonly ExpectedRun[], observed: Observed): View {
   const pinnedBy = new Map(expected.map((s) => [s.name, s.pinned]));
+  const byService = new Map<string, Observed['containers']>();
+  for (const c of observed.containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
   const out: View = { services: {} };
-  for (const c of observed.containers) {
-    if (out.services[c.service] !== undefined) {
-      const view = out.services[c.service]!;
-      view.containers = (view.containers ?? 1) + 1;
-      continue;
-    }
-    const pinned = pinnedBy.get(c.service);
-    const view: ServiceView = { state: c.state };
+  for (const [service, containers] of byService) {
+    const notRunning = containers.find((c) => c.state !== 'running');
+    const view: ServiceView = { state: notRunning?.state ?? 'running' };
+    const pinned = pinnedBy.get(service);
     if (pinned !== undefined) {
-      // Show the digest the way the desired side is written, so an unchanged image yields no op.
       const want = digestOf(pinned);
-      const match = c.imageDigests.find((d) => digestOf(d) === want);
-      view.image = match !== undefined ? pinned : (c.imageDigests[0] ?? c.imageId);
+      const stray = containers.find((c) => !c.imageDigests.some((d) => digestOf(d) === want));
+      // Written the way the desired side is, so an unchanged image yields no operation.
+      view.image = stray === undefined ? pinned : (stray.imageDigests[0] ?? stray.imageId);
     }
-    out.services[c.service] = view;
+    out.services[service] = view;
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { API_VERSION } from '../api/schema.js';
 import type { Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
 import { revisionRuns } from './decide.js';
-import type { Desired, Observed, Plan, Recorded } from './types.js';
+import type { Desired, Drift, Observed, Plan, Recorded } from './types.js';
 
 export interface StatusInput {
   /** Key of the status: the stack's name, or the file name of a manifest that never parsed. */
@@ -93,7 +93,19 @@ export function buildStatus(input: StatusInput): StackStatus {
 
   // Is what runs what was asked?
   const wanted = targetRuns(desired);
-  const targetDrift = wanted === undefined ? undefined : findDrift(wanted, observed);
+  // The target runs when berth applied it and that revision runs as recorded. Digests alone
+  // cannot tell: a new version may keep every digest and change only the compose file. In
+  // disabled mode berth applies nothing, so what runs can only be compared with the target.
+  const targetApplied = desired.valid && applied !== undefined && applied.targetKey === desired.target.key;
+  let targetDrift: Drift[] | undefined;
+  if (desired.valid) {
+    if (desired.target.stack.spec.mode === 'disabled') targetDrift = findDrift(wanted!, observed);
+    else if (targetApplied) targetDrift = findDrift(revisionRuns(applied!), observed);
+    else {
+      const notApplied: Drift = { service: '*', kind: 'missing', detail: `version ${desired.target.version} is not applied` };
+      targetDrift = [notApplied, ...findDrift(wanted!, observed).filter((d) => d.kind !== 'wrongImage')];
+    }
+  }
   let synced: Cond;
   if (!desired.valid) {
     synced = { type: 'Synced', status: 'Unknown', reason: 'InvalidSpec', message: 'the desired state cannot be read' };

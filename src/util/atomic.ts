@@ -1,7 +1,7 @@
 // Every file berth writes goes through here: a temp file in the same folder, fsync, rename,
 // then fsync of the folder, so a crash leaves either the old file or the new one, never a
 // torn one, and the rename itself survives power loss.
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -42,6 +42,14 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 export async function writeDirAtomic(path: string, files: Record<string, string>): Promise<void> {
   const parent = dirname(path);
   await mkdir(parent, { recursive: true });
+  // rename(2) silently replaces an existing *empty* folder, so look first.
+  const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing !== undefined) {
+    throw Object.assign(new Error(`${path} already exists; an immutable folder is never overwritten`), { code: 'EEXIST' });
+  }
   const tmp = join(parent, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(tmp);
   try {
@@ -55,7 +63,7 @@ export async function writeDirAtomic(path: string, files: Record<string, string>
       }
     }
     await fsyncDir(tmp);
-    // rename(2) onto an existing non-empty folder fails (ENOTEMPTY/EEXIST): what we want.
+    // Should another writer win the race since the check, rename onto its non-empty folder fails.
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });

@@ -370,7 +370,6 @@ describe('the plan explains itself with a JSON Patch', () => {
 
   test(
     'the patch is empty for a service scaled to two replicas that both run what was asked',
-    { todo: 'bug: src/plan/decide.ts observedView() adds a `containers` count for a second container of a service, which the desired view never has, so an in-sync scaled service yields a `remove /services/<name>/containers` op' },
     () => {
       const web = composeDoc({ web: { image: 'registry.local/web:latest', deploy: { replicas: 2 } } });
       const t = target({ version: '1.0.0' }, web);
