@@ -152,9 +152,17 @@ export async function removeProject(project: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const containers = await d.listContainers({ all: true, filters });
     if (containers.length === 0) break;
-    const results = await Promise.allSettled(
-      containers.map((c) => ignoreNotFound(d.getContainer(c.Id).remove({ force: true, v: true }))),
-    );
+    // One at a time: engine 20.10 can leave stale network endpoints behind when many
+    // containers of one network are force-removed at once, and the network then cannot go.
+    const results: PromiseSettledResult<void>[] = [];
+    for (const c of containers) {
+      results.push(
+        await ignoreNotFound(d.getContainer(c.Id).remove({ force: true, v: true })).then(
+          (value) => ({ status: 'fulfilled' as const, value }),
+          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        ),
+      );
+    }
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined && statusCodeOf(failure.reason) !== 409) {
       throw new Error(`removing containers of project ${project}: ${describeError(failure.reason)}`, {
@@ -168,8 +176,19 @@ export async function removeProject(project: string): Promise<void> {
     if (failure !== undefined) await new Promise((resolve) => setTimeout(resolve, 500));
   }
 
+  // The engine releases a removed container's network endpoint a moment later.
   const networks = await d.listNetworks({ filters });
-  for (const n of networks) await ignoreNotFound(d.getNetwork(n.Id).remove());
+  for (const n of networks) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ignoreNotFound(d.getNetwork(n.Id).remove());
+        break;
+      } catch (err) {
+        if (statusCodeOf(err) !== 403 || attempt >= 20) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
 
   const volumes = (await d.listVolumes({ filters })).Volumes ?? [];
   for (const v of volumes) await ignoreNotFound(d.getVolume(v.Name).remove({ force: true }));

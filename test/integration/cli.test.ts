@@ -1,0 +1,76 @@
+// The `berth` command as a person or a cron job runs it: a separate process, real files,
+// the real engine.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
+import { stackManifest } from '../support/harness.js';
+import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
+
+const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function berth(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BERTH, ...args], { cwd, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let image: TestImage;
+const name = uniqueName('cli');
+
+before(async () => {
+  await requireEngine();
+  image = await buildTestImage({ name, variant: 'v1' });
+  dir = await mkdtemp(join(tmpdir(), 'berth-cli-'));
+  await mkdir(join(dir, 'manifests', name), { recursive: true });
+  await writeFile(join(dir, 'manifests', name, 'compose.yaml'), stringify({ services: { web: { image: 'placeholder' } } }));
+  await writeFile(join(dir, 'manifests', `${name}.yaml`), stackManifest({ name, version: '1.0.0', images: { web: image.pinned } }));
+  await writeFile(join(dir, 'bad.yaml'), 'apiVersion: berth.dev/v1alpha1\nkind: Stack\nmetadata: {name: x}\nspec:\n  compose: {file: c.yaml}\n  version: "1"\n  mode: sometimes\n');
+});
+
+after(async () => {
+  await removeProject(name);
+  await removeTestImages([image]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('berth validate accepts a good manifest and names the field of a bad one, exiting 1', async () => {
+  const good = await berth(['validate', join('manifests', `${name}.yaml`)], dir);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, new RegExp(`valid Stack "${name}" \\(version 1\\.0\\.0, mode auto\\)`));
+  const bad = await berth(['validate', 'bad.yaml'], dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /spec\.mode: must be one of "auto", "notify", "disabled"/);
+});
+
+test('berth run --once converges every stack and exits 0; berth get and describe report it', async () => {
+  const run = await berth(['run', '--once', '--manifests', 'manifests', '--state', 'state'], dir);
+  assert.equal(run.code, 0, run.stderr);
+  const get = await berth(['get', '--state', 'state'], dir);
+  assert.equal(get.code, 0, get.stderr);
+  const [header, row] = get.stdout.trim().split('\n');
+  assert.match(header!, /^NAME\s+MODE\s+CURRENT\s+TARGET\s+READY\s+REASON\s+AGE$/);
+  assert.match(row!, new RegExp(`^${name}\\s+auto\\s+1\\.0\\.0\\s+1\\.0\\.0\\s+True\\s+Converged\\s+\\d+s$`));
+  const describe = await berth(['describe', name, '--state', 'state'], dir);
+  assert.equal(describe.code, 0, describe.stderr);
+  assert.match(describe.stdout, /Revision:\s+1/);
+  assert.match(describe.stdout, /Ready\s+True\s+Converged/);
+});
+
+test('berth run without --manifests and berth describe of an unknown stack fail with a message saying what to do', async () => {
+  const run = await berth(['run'], dir);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /--manifests DIR is required/);
+  const describe = await berth(['describe', 'nope', '--state', 'state'], dir);
+  assert.equal(describe.code, 1);
+  assert.match(describe.stderr, /no status for stack "nope"/);
+});

@@ -1,0 +1,132 @@
+// parseStack(): a Stack manifest from its text, with defaults, or errors a person can act on.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidManifestError, parseStack, type FieldProblem } from '../../src/api/validate.js';
+
+const FILE = '/srv/stacks/shop.yaml';
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+function manifest(spec: string, head = 'apiVersion: berth.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: shop\n'): string {
+  return `${head}spec:\n${spec}`;
+}
+
+const GOOD_SPEC = `  compose:
+    file: shop/compose.yaml
+  version: "1.4.2"
+  images:
+    web: registry.local/web@${DIGEST}
+`;
+
+/** The problems parseStack reports for `text`; fails the test if it accepts the text. */
+function problemsOf(text: string): { error: InvalidManifestError; problems: FieldProblem[] } {
+  try {
+    parseStack(FILE, text);
+  } catch (err) {
+    assert.ok(err instanceof InvalidManifestError, `expected InvalidManifestError, got ${String(err)}`);
+    return { error: err, problems: err.problems };
+  }
+  assert.fail('the manifest was accepted');
+}
+
+function problemAt(problems: FieldProblem[], path: string): FieldProblem {
+  const p = problems.find((x) => x.path === path);
+  assert.ok(p, `no problem at ${path}: ${JSON.stringify(problems)}`);
+  return p;
+}
+
+describe('parseStack', () => {
+  test('a good manifest is accepted with mode auto and resyncSeconds 30 by default', () => {
+    const s = parseStack(FILE, manifest(GOOD_SPEC));
+    assert.equal(s.metadata.name, 'shop');
+    assert.equal(s.spec.version, '1.4.2');
+    assert.equal(s.spec.mode, 'auto');
+    assert.equal(s.spec.resyncSeconds, 30);
+    assert.deepEqual(s.spec.images, { web: `registry.local/web@${DIGEST}` });
+  });
+
+  test('values the manifest sets win over the defaults', () => {
+    const s = parseStack(FILE, manifest(`${GOOD_SPEC}  mode: notify\n  approve: "1.4.2"\n  resyncSeconds: 600\n`));
+    assert.equal(s.spec.mode, 'notify');
+    assert.equal(s.spec.approve, '1.4.2');
+    assert.equal(s.spec.resyncSeconds, 600);
+  });
+
+  test('a missing spec.version is reported at spec.version as required', () => {
+    const { error, problems } = problemsOf(manifest('  compose:\n    file: compose.yaml\n'));
+    assert.deepEqual(problemAt(problems, 'spec.version'), { path: 'spec.version', message: 'is required but missing' });
+    assert.ok(error.message.startsWith(`${FILE}: `), error.message);
+    assert.match(error.message, /spec\.version: is required but missing/);
+  });
+
+  test('a misspelt field is reported as unknown at its own path', () => {
+    const { problems } = problemsOf(manifest(`${GOOD_SPEC}  imagez:\n    db: registry.local/db@${DIGEST}\n`));
+    assert.deepEqual(problems, [{ path: 'spec.imagez', message: 'is not a known field (check its spelling and indentation)' }]);
+  });
+
+  test('a bad mode lists the allowed values', () => {
+    const { problems } = problemsOf(manifest(`${GOOD_SPEC}  mode: sometimes\n`));
+    assert.deepEqual(problems, [{ path: 'spec.mode', message: 'must be one of "auto", "notify", "disabled"' }]);
+  });
+
+  test('an image without a digest is refused at spec.images.<service> with the pinned-by-digest explanation', () => {
+    const { problems } = problemsOf(manifest('  compose:\n    file: compose.yaml\n  version: "1"\n  images:\n    web: registry.local/web:1.4\n'));
+    assert.deepEqual(problems, [
+      { path: 'spec.images.web', message: 'must be an image pinned by digest, like registry/name@sha256:<64 hex digits>' },
+    ]);
+  });
+
+  test('a short digest is refused the same way', () => {
+    const { problems } = problemsOf(manifest(`  compose:\n    file: compose.yaml\n  version: "1"\n  images:\n    web: registry.local/web@sha256:abc\n`));
+    assert.equal(problemAt(problems, 'spec.images.web').message, 'must be an image pinned by digest, like registry/name@sha256:<64 hex digits>');
+  });
+
+  test('every problem of a manifest is reported at once, each with its path', () => {
+    const { problems } = problemsOf(manifest(`  compose:\n    file: compose.yaml\n  images:\n    web: web:latest\n  mode: always\n`));
+    assert.deepEqual(problems.map((p) => p.path).sort(), ['spec.images.web', 'spec.mode', 'spec.version']);
+  });
+
+  test('a YAML syntax error is reported as a YAML syntax error', () => {
+    const { error, problems } = problemsOf('apiVersion: berth.dev/v1alpha1\nkind: Stack\nspec: [unclosed\n');
+    assert.ok(problems.length > 0);
+    for (const p of problems) {
+      assert.equal(p.path, '');
+      assert.match(p.message, /^YAML syntax error: /);
+    }
+    assert.match(error.message, new RegExp(`^${FILE}: YAML syntax error`));
+  });
+
+  test('a duplicate key is a YAML error, not a silent last-one-wins', () => {
+    const { problems } = problemsOf(manifest(GOOD_SPEC).replace('kind: Stack\n', 'kind: Stack\nkind: Stack\n'));
+    assert.match(problems[0]!.message, /^YAML syntax error: /);
+  });
+
+  for (const [name, text] of [
+    ['an empty file', ''],
+    ['a file of comments only', '# nothing here yet\n'],
+  ] as const) {
+    test(`${name} is reported as empty`, () => {
+      const { problems } = problemsOf(text);
+      assert.deepEqual(problems, [{ path: '', message: 'the file is empty; expected a Stack manifest' }]);
+    });
+  }
+
+  test('a wrong apiVersion is reported with the one expected', () => {
+    const { problems } = problemsOf(manifest(GOOD_SPEC, 'apiVersion: berth.dev/v1\nkind: Stack\nmetadata:\n  name: shop\n'));
+    assert.deepEqual(problems, [{ path: 'apiVersion', message: 'must be "berth.dev/v1alpha1"' }]);
+  });
+
+  test('a wrong kind is reported with the one expected', () => {
+    const { problems } = problemsOf(manifest(GOOD_SPEC, 'apiVersion: berth.dev/v1alpha1\nkind: Release\nmetadata:\n  name: shop\n'));
+    assert.deepEqual(problems, [{ path: 'kind', message: 'must be "Stack"' }]);
+  });
+
+  test('a name that is no DNS label is refused at metadata.name', () => {
+    const { problems } = problemsOf(manifest(GOOD_SPEC, 'apiVersion: berth.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: My_Shop\n'));
+    assert.equal(problemAt(problems, 'metadata.name').path, 'metadata.name');
+  });
+
+  test('a resync interval below the minimum is refused at spec.resyncSeconds', () => {
+    const { problems } = problemsOf(manifest(`${GOOD_SPEC}  resyncSeconds: 1\n`));
+    assert.equal(problemAt(problems, 'spec.resyncSeconds').path, 'spec.resyncSeconds');
+  });
+});
