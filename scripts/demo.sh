@@ -8,10 +8,10 @@ registry=127.0.0.1:5000
 repo=$registry/berth-demo/web
 version=${DEMO_VERSION:-1.0.0}
 
-command -v docker >/dev/null || { echo "demo: no docker CLI; run: sudo bash scripts/setup-engine.sh" >&2; exit 1; }
-docker info >/dev/null 2>&1 || { echo "demo: the Docker engine does not answer; run: sudo bash scripts/setup-engine.sh" >&2; exit 1; }
+command -v docker >/dev/null || { echo "demo: no docker CLI; run (as root): bash scripts/setup-engine.sh" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "demo: the Docker engine does not answer; run (as root): bash scripts/setup-engine.sh" >&2; exit 1; }
 busybox=$(command -v busybox || true)
-[ -n "$busybox" ] || { echo "demo: no busybox; run: sudo bash scripts/setup-engine.sh (installs busybox-static)" >&2; exit 1; }
+[ -n "$busybox" ] || { echo "demo: no busybox; run (as root): bash scripts/setup-engine.sh (installs busybox-static)" >&2; exit 1; }
 
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
