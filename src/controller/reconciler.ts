@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedStack, StackStatus } from '../api/types.js';
-import { InvalidManifestError, parseYaml } from '../api/validate.js';
+import { parseYaml } from '../api/validate.js';
 import { ComposeTimeoutError, type ComposeCli } from '../docker/compose.js';
 import type { Engine } from '../docker/engine.js';
 import { observeProject } from '../docker/observe.js';
@@ -14,7 +14,7 @@ import { decide } from '../plan/decide.js';
 import { stableHash } from '../plan/hash.js';
 import { buildStatus } from '../plan/status.js';
 import { asComposeDocument, resolveTarget } from '../plan/target.js';
-import type { Desired, Observed, Plan, Recorded, RevisionRecord, Step } from '../plan/types.js';
+import type { Desired, Observed, Recorded, RevisionRecord, Step } from '../plan/types.js';
 import { readManifest } from '../store/manifests.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import type { Clock } from './clock.js';
@@ -109,7 +109,8 @@ export class Reconciler {
       this.lastValid.set(name, stack);
       return { desired: { valid: true, target }, watch: [composeFile] };
     } catch (err) {
-      if (err instanceof InvalidManifestError || err instanceof Error) return { desired: invalid(err.message), watch: [composeFile] };
+      // YAML errors, a compose file without services, images naming unknown services.
+      if (err instanceof Error) return { desired: invalid(err.message), watch: [composeFile] };
       throw err;
     }
   }
@@ -286,4 +287,3 @@ export class Reconciler {
   }
 }
 
-export type { Plan };

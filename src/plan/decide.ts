@@ -42,7 +42,8 @@ function observedView(expected: readonly ExpectedRun[], observed: Observed): Vie
   return out;
 }
 
-function targetRuns(target: Target): ExpectedRun[] {
+/** What the target asks each service to run: its pinned image, if any. */
+export function targetRuns(target: Target): ExpectedRun[] {
   return Object.keys(target.compose.services).map((name) => {
     const pinned = target.images[name];
     return pinned !== undefined ? { name, pinned } : { name };

@@ -4,7 +4,7 @@
 import { API_VERSION } from '../api/schema.js';
 import type { Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
-import { revisionRuns } from './decide.js';
+import { revisionRuns, targetRuns } from './decide.js';
 import type { Desired, Drift, Observed, Plan, Recorded } from './types.js';
 
 export interface StatusInput {
@@ -24,15 +24,6 @@ export interface StatusInput {
 }
 
 type Cond = { type: string; status: ConditionStatus; reason: string; message: string };
-
-function targetRuns(desired: Desired): ExpectedRun[] | undefined {
-  if (!desired.valid) return undefined;
-  const t = desired.target;
-  return Object.keys(t.compose.services).map((name) => {
-    const pinned = t.images[name];
-    return pinned !== undefined ? { name, pinned } : { name };
-  });
-}
 
 function healthCondition(observed: Observed): Cond {
   const cs = observed.containers;
@@ -92,7 +83,7 @@ export function buildStatus(input: StatusInput): StackStatus {
   const conds: Cond[] = [];
 
   // Is what runs what was asked?
-  const wanted = targetRuns(desired);
+  const wanted = desired.valid ? targetRuns(desired.target) : undefined;
   // The target runs when berth applied it and that revision runs as recorded. Digests alone
   // cannot tell: a new version may keep every digest and change only the compose file. In
   // disabled mode berth applies nothing, so what runs can only be compared with the target.

@@ -17,6 +17,15 @@ export type StatusKey = { stack: string } | { file: string };
 export const COMPOSE_FILE = 'compose.yaml';
 export const RECORD_FILE = 'revision.yaml';
 
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 export class StateStore {
   readonly root: string;
   // Revisions are immutable once written, so a record read once is good forever.
@@ -45,14 +54,8 @@ export class StateStore {
   /** The status on disk, or undefined when there is none; a damaged file is an error naming it. */
   async readStatus(key: StatusKey): Promise<StackStatus | undefined> {
     const path = this.statusPath(key);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    return validateStackStatus(path, parse(text));
+    const text = await readIfExists(path);
+    return text === undefined ? undefined : validateStackStatus(path, parse(text));
   }
 
   async writeStatus(key: StatusKey, status: StackStatus): Promise<void> {
@@ -78,13 +81,8 @@ export class StateStore {
     const cached = this.records.get(cacheKey);
     if (cached !== undefined) return cached;
     const path = join(this.revisionDir(stack, revision), RECORD_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await readIfExists(path);
+    if (text === undefined) return undefined;
     const record = parse(text) as RevisionRecord;
     if (record === null || typeof record !== 'object' || record.revision !== revision || !Array.isArray(record.services)) {
       throw new Error(`${path}: not a berth revision record; move the folder aside so berth can write a new revision`);

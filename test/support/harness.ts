@@ -1,7 +1,7 @@
 // A berth operator running in-process against the real engine, compose and registry, in
 // its own temp folders, with helpers to write manifests and wait for the status berth
 // writes. Tests read the same status file a person would.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -76,7 +76,6 @@ export class Harness {
     const path = join(this.manifests, fileName);
     // Write-then-rename, as editors and git do, so the watcher never sees half a file.
     await writeFile(`${path}.tmp~`, text);
-    const { rename } = await import('node:fs/promises');
     await rename(`${path}.tmp~`, path);
     return path;
   }
