@@ -47,6 +47,7 @@ export class Operator {
   private events: AbortController | undefined;
   private workers: Promise<void>[] = [];
   private rescanTimer: unknown;
+  private rescanPending = false;
   private running = false;
 
   constructor(private readonly opts: OperatorOptions) {
@@ -86,10 +87,10 @@ export class Operator {
     for (const key of await this.rescan()) this.queue.add(key);
     this.watcher = watchManifests(this.opts.manifestsDir, (file) => {
       this.log.debug({ file }, 'file changed');
-      this.scheduleRescan(100);
+      this.rescanSoon();
     });
     this.watchEvents();
-    this.scheduleRescan((this.opts.rescanSeconds ?? 60) * 1000, true);
+    this.rescanEvery((this.opts.rescanSeconds ?? 60) * 1000);
     const n = Math.max(1, this.opts.workers ?? 2);
     this.workers = Array.from({ length: n }, () => this.work());
     this.log.info(
@@ -110,22 +111,30 @@ export class Operator {
     this.log.info('berth operator stopped');
   }
 
-  private rescanPending = false;
-  private scheduleRescan(ms: number, periodic = false): void {
-    if (!periodic) {
-      if (this.rescanPending) return;
-      this.rescanPending = true;
-    }
-    const handle = this.clock.setTimeout(() => {
-      if (!periodic) this.rescanPending = false;
-      if (!this.running) return;
-      this.rescan().then(
-        (keys) => keys.forEach((k) => this.queue.add(k)),
-        (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
-      );
-      if (periodic) this.scheduleRescan(ms, true);
+  /** Rescans the folder and queues every key; a failed scan is logged, the next trigger retries. */
+  private rescanAndQueue(): void {
+    if (!this.running) return;
+    this.rescan().then(
+      (keys) => keys.forEach((k) => this.queue.add(k)),
+      (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
+    );
+  }
+
+  /** A burst of file events (an editor's save, a git checkout) costs one rescan. */
+  private rescanSoon(): void {
+    if (this.rescanPending) return;
+    this.rescanPending = true;
+    this.clock.setTimeout(() => {
+      this.rescanPending = false;
+      this.rescanAndQueue();
+    }, 100);
+  }
+
+  private rescanEvery(ms: number): void {
+    this.rescanTimer = this.clock.setTimeout(() => {
+      this.rescanAndQueue();
+      if (this.running) this.rescanEvery(ms);
     }, ms);
-    if (periodic) this.rescanTimer = handle;
   }
 
   private async work(): Promise<void> {

@@ -134,7 +134,7 @@ export class Reconciler {
   }
 
   private async reconcileStack(name: string): Promise<ReconcileResult> {
-    const { index, state, engine, log, clock } = this.deps;
+    const { index, engine, log, clock } = this.deps;
     const key: StatusKey = { stack: name };
     const previous = await this.readPreviousStatus(key);
     const file = index.fileOfStack(name);
