@@ -95,12 +95,9 @@ export class Harness {
     return this.operator;
   }
 
-  async status(key: StatusKey): Promise<StackStatus | undefined> {
-    try {
-      return await this.state.readStatus(key);
-    } catch {
-      return undefined; // mid-write by another process cannot happen (atomic), but be lenient
-    }
+  /** The status berth wrote, or undefined before its first write. A malformed one fails the test. */
+  status(key: StatusKey): Promise<StackStatus | undefined> {
+    return this.state.readStatus(key);
   }
 
   /** Polls the status file until `pred` holds; fails with the last status and the log tail. */
