@@ -32,6 +32,8 @@ export interface ComposeResult {
 interface RunOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called once the child runs, so its pid can be journaled; a throw kills the child and rejects. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Last lines of compose's stderr: enough to say what went wrong without flooding a status. */
@@ -82,6 +84,15 @@ function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeRe
         reject(new ComposeError(`${command} ${why}: ${tail(stderr) || '(no output)'}`, command, code, stderr));
       }
     });
+    if (opts.onSpawn && child.pid !== undefined) {
+      try {
+        opts.onSpawn(child.pid);
+      } catch (err) {
+        // Better no compose run at all than one the caller lost track of.
+        kill();
+        reject(err);
+      }
+    }
   });
 }
 
@@ -91,6 +102,8 @@ export interface UpOptions {
   file: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with the compose child's pid as soon as it runs (the controller journals it). */
+  onSpawn?: (pid: number) => void;
 }
 
 export class ComposeCli {
@@ -142,7 +155,11 @@ export class ComposeCli {
   up(opts: UpOptions): Promise<ComposeResult> {
     return this.run(
       ['-p', opts.project, '--project-directory', opts.projectDirectory, '-f', opts.file, 'up', '-d', '--remove-orphans'],
-      { timeoutMs: opts.timeoutMs ?? 10 * 60_000, ...(opts.signal ? { signal: opts.signal } : {}) },
+      {
+        timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
+      },
     );
   }
 }
