@@ -34,6 +34,71 @@ const metadata = {
   },
 } as const;
 
+// The health gate a new revision must pass before it counts as good. The defaults are what
+// a person would pick for a small web stack: ten seconds of continuous health, two minutes
+// at most to get there.
+const probeSchema = {
+  type: 'object',
+  required: ['service', 'port'],
+  additionalProperties: false,
+  properties: {
+    service: { type: 'string', minLength: 1, description: 'The service whose containers are probed (each of them).' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, description: "The container's port (not a published host port)." },
+    path: { type: 'string', pattern: '^/', default: '/', description: 'The HTTP path to GET.' },
+    expectStatus: { type: 'integer', minimum: 100, maximum: 599, default: 200, description: 'The status code that counts as healthy.' },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 60, default: 2, description: 'Bound of one probe request.' },
+  },
+} as const;
+
+const healthSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'The health gate: what a new revision must show before berth counts it as good.',
+  properties: {
+    progressDeadlineSeconds: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 86400,
+      default: 120,
+      description: 'A revision not proven healthy this long after compose up finished has failed (ProgressDeadlineExceeded).',
+    },
+    stableForSeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 3600,
+      default: 10,
+      description: 'How long every container must stay running and healthy (and every probe pass) without a break.',
+    },
+    probes: {
+      type: 'array',
+      maxItems: 32,
+      items: probeSchema,
+      description: "HTTP probes, sent to each container of the service at its address on the project's network.",
+    },
+  },
+} as const;
+
+const rollbackSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    auto: {
+      type: 'boolean',
+      default: true,
+      description: 'When a revision fails the health gate, converge back to the last revision that passed it.',
+    },
+    keep: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 10,
+      description: 'Entries of revision history kept in the status (and revision folders kept on disk).',
+    },
+  },
+} as const;
+
 export const UPDATE_MODES = ['auto', 'notify', 'disabled'] as const;
 
 export const stackSchema = {
@@ -95,6 +160,8 @@ export const stackSchema = {
           default: 30,
           description: 'How often berth re-checks the stack even when nothing signalled a change.',
         },
+        health: healthSchema,
+        rollback: rollbackSchema,
       },
     },
   },
@@ -142,6 +209,73 @@ const serviceStatusSchema = {
   },
 } as const;
 
+export const OPERATION_KINDS = ['update', 'rollback', 'repair'] as const;
+export const OPERATION_STEPS = ['pull', 'writeRevision', 'composeUp', 'verify'] as const;
+export const OUTCOMES = ['Progressing', 'Healthy', 'Failed', 'RolledBack', 'Superseded'] as const;
+
+// The write-ahead journal entry: written before each step with an effect, so a berth that
+// starts after a crash knows what was in flight and finishes it instead of starting over.
+const operationSchema = {
+  type: 'object',
+  required: ['id', 'kind', 'revision', 'targetKey', 'desiredKey', 'step', 'started', 'stepStarted'],
+  additionalProperties: false,
+  description: 'The operation in flight (write-ahead journal); absent when berth is idle.',
+  properties: {
+    id: { type: 'string', minLength: 1 },
+    kind: { enum: OPERATION_KINDS },
+    revision: { type: 'integer', minimum: 1, description: 'The revision being applied.' },
+    fromRevision: { type: 'integer', minimum: 1, description: 'The revision that ran before.' },
+    targetKey: { type: 'string', description: 'Identity of the revision being applied.' },
+    desiredKey: { type: 'string', description: 'Identity of the desired target when the operation began; a different one supersedes it.' },
+    step: { enum: OPERATION_STEPS },
+    started: { type: 'string', format: 'date-time' },
+    stepStarted: { type: 'string', format: 'date-time' },
+    composePid: { type: 'integer', minimum: 1, description: 'The compose process of the composeUp step, so a restarted berth can wait for it.' },
+    verifyDeadline: { type: 'string', format: 'date-time', description: 'When verification fails unless the gate has passed.' },
+    healthySince: { type: 'string', format: 'date-time', description: 'Start of the current unbroken stretch of health.' },
+    restartBaseline: {
+      type: 'object',
+      additionalProperties: { type: 'integer', minimum: 0 },
+      description: 'Container id -> restart count when verification began, to tell a crash loop.',
+    },
+    interrupted: { type: 'string', description: 'Why the operation must repeat compose up (e.g. the engine restarted under it).' },
+  },
+} as const;
+
+// What failed, kept so berth never applies it again by itself: Argo's once-per-revision rule.
+const quarantineSchema = {
+  type: 'object',
+  required: ['targetKey', 'version', 'revision', 'reason', 'message', 'since'],
+  additionalProperties: false,
+  description: 'The failed target berth will not apply again until the spec changes or a retry is asked for.',
+  properties: {
+    targetKey: { type: 'string' },
+    version: { type: 'string' },
+    revision: { type: 'integer', minimum: 1 },
+    reason: { type: 'string', pattern: '^[A-Z][A-Za-z]*$' },
+    message: { type: 'string' },
+    since: { type: 'string', format: 'date-time' },
+    retryToken: { type: 'string', description: 'The berth.dev/retry annotation when it failed; a new value asks for a retry.' },
+    rollbackFailed: { type: 'boolean', description: 'The rollback failed too: berth stops acting on the stack.' },
+  },
+} as const;
+
+const historyEntrySchema = {
+  type: 'object',
+  required: ['revision', 'version', 'operation', 'started', 'outcome'],
+  additionalProperties: false,
+  properties: {
+    revision: { type: 'integer', minimum: 1 },
+    version: { type: 'string' },
+    operation: { enum: ['update', 'rollback'] },
+    started: { type: 'string', format: 'date-time' },
+    finished: { type: 'string', format: 'date-time' },
+    outcome: { enum: OUTCOMES },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
 export const stackStatusSchema = {
   $id: 'https://berth.dev/schemas/v1alpha1/stackstatus.json',
   title: 'StackStatus',
@@ -169,7 +303,15 @@ export const stackStatusSchema = {
         observedGeneration: { type: 'string', description: 'Hash of the spec berth last acted on.' },
         targetVersion: { type: 'string' },
         currentVersion: { type: 'string', description: 'Version of what runs now (of the applied revision, when it is what runs).' },
-        revision: { type: 'integer', minimum: 1, description: 'The revision berth applied last.' },
+        revision: { type: 'integer', minimum: 1, description: 'The revision berth applied last: what compose was last told to run.' },
+        lastGoodRevision: {
+          type: 'integer',
+          minimum: 1,
+          description: 'The newest revision that passed the health gate: where an automatic rollback goes.',
+        },
+        operation: operationSchema,
+        quarantine: quarantineSchema,
+        history: { type: 'array', items: historyEntrySchema, description: 'Newest first, bounded by spec.rollback.keep.' },
         lastAppliedTime: { type: 'string', format: 'date-time' },
         lastReconcileTime: { type: 'string', format: 'date-time' },
         lastError: { type: 'string' },

@@ -6,9 +6,22 @@ export type Stack = FromSchema<typeof stackSchema>;
 export type StackSpec = Stack['spec'];
 export type UpdateMode = (typeof UPDATE_MODES)[number];
 
+export type HealthSpec = NonNullable<StackSpec['health']>;
+export type ProbeSpec = NonNullable<HealthSpec['probes']>[number];
+export type RollbackSpec = NonNullable<StackSpec['rollback']>;
+
 /** A Stack after defaults were applied: the fields with defaults are always present. */
 export type ResolvedStack = Stack & {
-  spec: StackSpec & { mode: UpdateMode; resyncSeconds: number };
+  spec: StackSpec & {
+    mode: UpdateMode;
+    resyncSeconds: number;
+    health: HealthSpec & {
+      progressDeadlineSeconds: number;
+      stableForSeconds: number;
+      probes?: Array<ProbeSpec & { path: string; expectStatus: number; timeoutSeconds: number }>;
+    };
+    rollback: RollbackSpec & { auto: boolean; keep: number };
+  };
 };
 
 export type StackStatus = FromSchema<typeof stackStatusSchema>;
@@ -18,3 +31,9 @@ export type ConditionStatus = Condition['status'];
 export type ServiceStatus = NonNullable<StackStatusBody['services']>[number];
 export type ContainerStatus = ServiceStatus['containers'][number];
 export type Health = ContainerStatus['health'];
+export type Operation = NonNullable<StackStatusBody['operation']>;
+export type OperationKind = Operation['kind'];
+export type OperationStep = Operation['step'];
+export type Quarantine = NonNullable<StackStatusBody['quarantine']>;
+export type HistoryEntry = NonNullable<StackStatusBody['history']>[number];
+export type Outcome = HistoryEntry['outcome'];

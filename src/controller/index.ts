@@ -50,6 +50,11 @@ export class ManifestIndex {
     return [...[...this.byName.keys()].map(stackKey), ...[...this.unnamed.values()].map((e) => fileKey(e.file))];
   }
 
+  /** Names of every stack the folder declares. */
+  stackNames(): string[] {
+    return this.keys().flatMap((k) => (k.startsWith('stack:') ? [k.slice('stack:'.length)] : []));
+  }
+
   fileOfStack(name: string): string | undefined {
     return this.byName.get(name)?.file;
   }

@@ -2,11 +2,13 @@
 // queue; a few workers drain it, one reconcile at a time per stack. Every dependency comes
 // in through one options object, and start/stop are idempotent.
 import type { Logger } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { ComposeCli } from '../docker/compose.js';
 import type { Engine } from '../docker/engine.js';
 import { LABEL_PROJECT } from '../plan/types.js';
 import { scanManifests } from '../store/manifests.js';
+import { acquireStateLock, type StateLock } from '../store/lock.js';
 import type { StateStore } from '../store/state.js';
 import { watchManifests, type FileWatcher } from '../store/watch.js';
 import { systemClock, type Clock } from './clock.js';
@@ -49,6 +51,9 @@ export class Operator {
   private rescanTimer: unknown;
   private rescanPending = false;
   private running = false;
+  private lock: StateLock | undefined;
+  /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
+  passes = 0;
 
   constructor(private readonly opts: OperatorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -73,16 +78,38 @@ export class Operator {
 
   /** One pass over every stack, then return: for cron jobs and scripts (`berth run --once`). */
   async runOnce(): Promise<PassResult[]> {
-    const results: PassResult[] = [];
-    for (const key of await this.rescan()) {
-      const r = await this.reconcileSafely(key);
-      results.push({ key, ...(r.error ? { error: r.error } : {}) });
+    const lock = await this.takeLock('berth run --once');
+    try {
+      const results: PassResult[] = [];
+      for (const key of await this.rescan()) {
+        let r = await this.reconcileSafely(key);
+        // One pass means the whole of it: an update applied now is verified (or rolled
+        // back) before berth exits, bounded by the stack's progress deadline.
+        while (r.inFlight === true && r.error === undefined) {
+          // A plain timer, not the clock's: the clock's never hold the process open, and this wait must.
+          await sleep(r.requeueAfterMs ?? 1_000);
+          r = await this.reconcileSafely(key);
+        }
+        results.push({ key, ...(r.error ? { error: r.error } : {}) });
+      }
+      return results;
+    } finally {
+      await lock.release();
     }
-    return results;
+  }
+
+  /** One writer per state folder: a second berth on it refuses to start; a dead one's lock is taken over. */
+  private async takeLock(command: string): Promise<StateLock> {
+    const lock = await acquireStateLock(this.opts.state.root, { command });
+    if (lock.tookOverFrom !== undefined) {
+      this.log.warn({ previous: lock.tookOverFrom }, 'took over the state lock of a berth that is no longer running; finishing what it left in flight');
+    }
+    return lock;
   }
 
   async start(): Promise<void> {
     if (this.running) return;
+    this.lock = await this.takeLock('berth run');
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);
     this.watcher = watchManifests(this.opts.manifestsDir, (file) => {
@@ -108,6 +135,8 @@ export class Operator {
     await this.watcher?.close();
     // Workers finish the pass they are in: a compose up is never cut off by a clean stop.
     await Promise.all(this.workers);
+    await this.lock?.release();
+    this.lock = undefined;
     this.log.info('berth operator stopped');
   }
 
@@ -163,6 +192,8 @@ export class Operator {
       // Engine unreachable, state folder unwritable, …: the pass failed as a whole.
       this.log.error({ key, err }, 'reconcile pass failed');
       return { error: err as Error };
+    } finally {
+      this.passes++;
     }
   }
 
@@ -173,6 +204,9 @@ export class Operator {
     this.events = controller;
     const retry = () => {
       if (!this.running || controller.signal.aborted) return;
+      // The engine may have restarted: what it ran for an update in flight may be stopped.
+      this.reconciler.noteEngineInterruption();
+      for (const key of this.index.keys()) this.queue.add(key);
       const delay = Math.min(30_000, 1_000 * 2 ** attempt);
       this.clock.setTimeout(() => this.watchEvents(Math.min(attempt + 1, 5)), delay);
     };

@@ -1,24 +1,40 @@
 // One reconcile pass for one key: read everything fresh, decide, act, write the status.
 // Level-triggered: nothing here depends on what triggered the pass, so a lost event or a
-// crash costs one pass, never correctness.
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+// crash costs one pass, never correctness. Every step with an effect is announced in the
+// status's journal before it runs, so a berth that starts after a crash finishes it.
+//
+// Failpoints (BERTH_FAILPOINTS, for crash tests), each prefixed with the operation kind
+// (`update:`, `rollback:`, `repair:`): after-pull, after-write-revision,
+// during-compose-up (the compose child runs and its pid is journaled), after-compose-up;
+// and `verify:pending` while a revision waits on its health gate.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ResolvedStack, StackStatus } from '../api/types.js';
-import { parseYaml } from '../api/validate.js';
 import { ComposeTimeoutError, type ComposeCli } from '../docker/compose.js';
-import type { Engine } from '../docker/engine.js';
+import { EngineError, type Engine } from '../docker/engine.js';
+import { fenceCompose } from '../docker/fence.js';
+import { inspectContainers } from '../docker/inspect.js';
 import { observeProject } from '../docker/observe.js';
 import { ensureImages } from '../docker/pull.js';
-import { decide } from '../plan/decide.js';
+import { decide, decideOnFailure, healthOf } from '../plan/decide.js';
 import { stableHash } from '../plan/hash.js';
-import { buildStatus } from '../plan/status.js';
-import { asComposeDocument, resolveTarget } from '../plan/target.js';
-import type { Desired, Observed, Recorded, RevisionRecord, Step } from '../plan/types.js';
+import {
+  abandonOperation,
+  afterComposeUp,
+  interrupted,
+  progressOf,
+  withComposePid,
+  withStep,
+} from '../plan/progress.js';
+import { buildStatus, type StatusInput } from '../plan/status.js';
+import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, Step } from '../plan/types.js';
 import { readManifest } from '../store/manifests.js';
 import type { StateStore, StatusKey } from '../store/state.js';
+import { failpoint } from '../util/failpoint.js';
 import type { Clock } from './clock.js';
 import type { ManifestIndex, WorkKey } from './index.js';
+import { runProbes } from './probes.js';
+import { resolveTargetFile } from './target-file.js';
 
 export interface ReconcilerDeps {
   state: StateStore;
@@ -38,14 +54,22 @@ export interface ReconcileResult {
   error?: Error;
   /** Compose files this stack reads, for the watcher. */
   watch?: string[];
+  /** An update or rollback is still under way (being verified, or interrupted). */
+  inFlight?: boolean;
 }
 
 /** Rewrite an unchanged status at least this often, so its lastReconcileTime shows berth is alive. */
 const HEARTBEAT_MS = 10 * 60_000;
 /** While something is in motion (applied, health pending), look again soon. */
 const SETTLE_MS = 2_000;
+/** How often a revision under verification is sampled (Docker events wake berth sooner). */
+const VERIFY_POLL_MS = 1_000;
+
+type StatusParts = Omit<StatusInput, 'now' | 'name' | 'desired' | 'previous' | 'error'> & { error?: StepError };
 
 class StepError extends Error {
+  /** The journal when the step failed. */
+  journal: Progress | undefined;
   constructor(
     readonly reason: string,
     message: string,
@@ -55,8 +79,16 @@ class StepError extends Error {
   }
 }
 
+/** compose up ran or is verifying: the engine going away may have stopped what it started. */
+function isMidApply(p: Progress): boolean {
+  const op = p.operation;
+  return op !== undefined && op.kind !== 'repair' && (op.step === 'composeUp' || op.step === 'verify');
+}
+
 export class Reconciler {
   private readonly lastValid = new Map<string, ResolvedStack>();
+  /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
+  private readonly engineDropped = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -77,7 +109,7 @@ export class Reconciler {
     const desired: Desired = { valid: false, manifest: entry.file, error: message };
     const observed: Observed = { project: '', containers: [] };
     const plan = decide({ desired, recorded: {}, observed, now: this.deps.clock.now() });
-    await this.writeStatus(key, { name: fileName, desired, recorded: {}, observed, plan });
+    await this.writeStatus(key, { name: fileName, desired, recorded: {}, observed, plan, progress: plan.progress });
     return {};
   }
 
@@ -91,36 +123,28 @@ export class Reconciler {
       ...(last !== undefined ? { lastValidMode: last.spec.mode } : {}),
     });
     if (entry.stack === undefined) return { desired: invalid(entry.error?.message ?? `${file}: invalid`), watch: [] };
-    const stack = entry.stack;
-    const composeFile = isAbsolute(stack.spec.compose.file) ? stack.spec.compose.file : join(dirname(file), stack.spec.compose.file);
-    let text: string;
-    try {
-      text = await readFile(composeFile, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      return {
-        desired: invalid(`${file}: spec.compose.file: cannot read ${composeFile} (${code}); the path is relative to the manifest`),
-        watch: [composeFile],
-      };
-    }
-    try {
-      const compose = asComposeDocument(composeFile, parseYaml(composeFile, text));
-      const target = resolveTarget({ stack, manifest: file, composeFile, compose });
-      this.lastValid.set(name, stack);
-      return { desired: { valid: true, target }, watch: [composeFile] };
-    } catch (err) {
-      // YAML errors, a compose file without services, images naming unknown services.
-      if (err instanceof Error) return { desired: invalid(err.message), watch: [composeFile] };
-      throw err;
-    }
+    const resolved = await resolveTargetFile(file, entry.stack);
+    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
+    this.lastValid.set(name, entry.stack);
+    return { desired: { valid: true, target: resolved.target }, watch: [resolved.composeFile] };
   }
 
-  private async loadRecorded(name: string, status: StackStatus | undefined): Promise<Recorded> {
+  /** The revisions the journal names, read from disk (records are immutable, so cached). */
+  private async loadRecorded(name: string, progress: Progress): Promise<Recorded> {
     const { state } = this.deps;
-    const revision = status?.status.revision;
-    const applied = revision !== undefined ? await state.readRevision(name, revision) : undefined;
-    const latest = await state.latestRevision(name);
-    return { ...(applied ? { applied } : {}), ...(latest ? { latest } : {}) };
+    const read = (n: number | undefined) => (n !== undefined ? state.readRevision(name, n) : Promise.resolve(undefined));
+    const [applied, latest, lastGood, operating] = await Promise.all([
+      read(progress.revision),
+      state.latestRevision(name),
+      read(progress.lastGoodRevision),
+      read(progress.operation?.revision),
+    ]);
+    return {
+      ...(applied ? { applied } : {}),
+      ...(latest ? { latest } : {}),
+      ...(lastGood ? { lastGood } : {}),
+      ...(operating ? { operating } : {}),
+    };
   }
 
   private async readPreviousStatus(key: StatusKey): Promise<StackStatus | undefined> {
@@ -133,49 +157,96 @@ export class Reconciler {
     }
   }
 
+  /**
+   * The engine connection dropped (its event stream ended): an operation in flight may have
+   * had its containers stopped under it, so it repeats compose up before it is judged.
+   */
+  noteEngineInterruption(): void {
+    for (const name of this.deps.index.stackNames()) this.engineDropped.add(name);
+  }
+
   private async reconcileStack(name: string): Promise<ReconcileResult> {
     const { index, engine, log, clock } = this.deps;
     const key: StatusKey = { stack: name };
     const previous = await this.readPreviousStatus(key);
     const file = index.fileOfStack(name);
     if (file === undefined) return this.markRemoved(name, previous);
+    const slog = log.child({ stack: name });
 
     const { desired, watch } = await this.loadDesired(name, file);
-    let recorded = await this.loadRecorded(name, previous);
+    let progress = progressOf(previous);
+    if (this.engineDropped.delete(name) && isMidApply(progress)) {
+      progress = interrupted(progress, 'the engine connection dropped while it ran');
+    }
+    let recorded = await this.loadRecorded(name, progress);
     const last = this.lastValid.get(name);
     const project = desired.valid
       ? desired.target.project
       : (recorded.applied?.project ?? last?.spec.compose.project ?? name);
-    let observed = await observeProject(engine, project);
-    const plan = decide({ desired, recorded, observed, now: clock.now() });
-    const slog = log.child({ stack: name });
-    if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
+
+    let observed: Observed;
+    let probes: ProbeResult[];
+    try {
+      ({ observed, probes } = await this.observe(project, progress, desired, recorded));
+    } catch (err) {
+      if (err instanceof EngineError && previous !== undefined && isMidApply(progress)) {
+        // The engine is gone mid-update: whatever it ran may be stopped when it comes back.
+        const marked = interrupted(progress, `the engine became unreachable: ${err.message}`);
+        if (marked.operation !== undefined && marked !== progress) {
+          await this.deps.state.writeStatus(key, { ...previous, status: { ...previous.status, operation: marked.operation } });
+        }
+      }
+      throw err;
+    }
+
+    // Every status write of this pass goes through here, so conditions keep their transition times.
+    let written = previous;
+    const write = async (parts: StatusParts): Promise<StackStatus> => {
+      written = await this.writeStatus(key, { name, desired, previous: written, ...parts });
+      return written;
+    };
+    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), now: clock.now() });
+    if (plan.action === 'verify') slog.debug({ reason: plan.reason }, plan.message);
+    else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
+    let journal = plan.progress;
+    // Write-ahead: the journal the plan announces is on disk before any of its steps runs.
+    await write({ recorded, observed, plan, progress: journal });
 
     let error: StepError | undefined;
     let appliedAt: Date | undefined;
-    if (plan.steps.length > 0) {
+    let current: Plan | undefined = plan;
+    while (current !== undefined && current.steps.length > 0) {
+      const running: Plan = current;
+      current = undefined;
       try {
-        const applied = await this.execute(name, plan.steps, slog);
-        if (applied !== undefined) {
-          recorded = { ...recorded, applied };
-          appliedAt = clock.now();
-          slog.info({ revision: applied.revision, version: applied.version }, 'compose up finished');
-        }
+        const done = await this.execute(name, running, journal, recorded, observed, write, slog);
+        journal = done.journal;
+        if (done.applied) appliedAt = clock.now();
       } catch (err) {
-        error = err instanceof StepError ? err : new StepError('ReconcileFailed', String(err), { cause: err });
-        slog.error({ reason: error.reason, err: error.cause }, error.message);
+        if (!(err instanceof StepError)) throw err;
+        slog.error({ reason: err.reason, err: err.cause }, err.message);
+        journal = err.journal ?? journal;
+        const outcome = await this.onStepFailed(err, journal, desired, recorded, observed);
+        journal = outcome.journal;
+        if (outcome.retry) error = err;
+        if (outcome.next !== undefined) {
+          // The update failed for good: roll back in this same pass.
+          slog.warn({ action: outcome.next.action, reason: outcome.next.reason }, outcome.next.message);
+          current = outcome.next;
+        }
+        await write({ recorded, observed, plan: outcome.next ?? plan, progress: journal, error: err });
       }
-      observed = await observeProject(engine, project);
+      recorded = await this.loadRecorded(name, journal);
     }
+    if (plan.steps.length > 0) observed = await observeProject(engine, project);
 
-    const status = await this.writeStatus(key, {
-      name,
-      desired,
+    if (progress.operation !== undefined && journal.operation === undefined) await this.pruneRevisions(name, journal, desired);
+    const status = await write({
       recorded,
       observed,
       plan,
-      previous,
-      ...(error ? { error: { reason: error.reason, message: error.message } } : {}),
+      progress: journal,
+      ...(error ? { error } : {}),
       ...(appliedAt ? { appliedAt } : {}),
     });
     const ready = status.status.conditions.find((c) => c.type === 'Ready');
@@ -185,18 +256,88 @@ export class Reconciler {
     }
     const healthPending = status.status.conditions.some((c) => c.type === 'Healthy' && c.reason === 'HealthPending');
     const resyncMs = (desired.valid ? desired.target.stack.spec.resyncSeconds : (last?.spec.resyncSeconds ?? 30)) * 1000;
-    return {
-      requeueAfterMs: plan.action !== 'none' || healthPending ? SETTLE_MS : resyncMs,
-      ...(error ? { error } : {}),
-      watch,
-    };
+    let requeueAfterMs = resyncMs;
+    if (journal.operation !== undefined) requeueAfterMs = VERIFY_POLL_MS;
+    else if (plan.action !== 'none' || healthPending) requeueAfterMs = SETTLE_MS;
+    const inFlight = journal.operation !== undefined;
+    return { requeueAfterMs, ...(error ? { error } : {}), watch, ...(inFlight ? { inFlight } : {}) };
   }
 
-  /** Runs the plan's steps in order; returns the revision a successful compose up applied. */
-  private async execute(name: string, steps: readonly Step[], log: Logger): Promise<RevisionRecord | undefined> {
-    const { engine, compose, state } = this.deps;
-    let applied: RevisionRecord | undefined;
-    for (const step of steps) {
+  /** What runs; while a revision is verified, also each container's details and the probes. */
+  private async observe(
+    project: string,
+    progress: Progress,
+    desired: Desired,
+    recorded: Recorded,
+  ): Promise<{ observed: Observed; probes: ProbeResult[] }> {
+    const observed = await observeProject(this.deps.engine, project);
+    const op = progress.operation;
+    if (op === undefined || op.step !== 'verify' || op.interrupted !== undefined) return { observed, probes: [] };
+    const details = await inspectContainers(this.deps.engine, observed.containers.map((c) => c.id));
+    const containers = observed.containers.map((c) => {
+      const d = details.get(c.id);
+      if (d === undefined) return c;
+      return {
+        ...c,
+        details: {
+          restartCount: d.restartCount,
+          ...(d.startedAt !== undefined ? { startedAt: d.startedAt } : {}),
+          ...(d.exitCode !== undefined ? { exitCode: d.exitCode } : {}),
+          ...(d.oomKilled ? { oomKilled: true } : {}),
+          ...(d.lastHealthOutput !== undefined ? { lastHealthOutput: d.lastHealthOutput } : {}),
+        },
+      };
+    });
+    // The revision is judged by its own probes (see healthOf).
+    const probes = await runProbes(recorded.operating ? (healthOf(recorded.operating).probes ?? []) : [], project, containers, details);
+    return { observed: { ...observed, containers }, probes };
+  }
+
+  /**
+   * Runs the plan's steps in order, journalling each one before it starts (write-ahead) and
+   * its outcome after; returns the journal as the steps left it.
+   */
+  private async execute(
+    name: string,
+    plan: Plan,
+    start: Progress,
+    recorded: Recorded,
+    observed: Observed,
+    write: (parts: StatusParts) => Promise<StackStatus>,
+    log: Logger,
+  ): Promise<{ journal: Progress; applied: boolean }> {
+    const { engine, compose, state, clock } = this.deps;
+    let journal = start;
+    let applied = false;
+    const kind = journal.operation?.kind ?? 'repair';
+    const record = async (p: Progress) => {
+      journal = p;
+      await write({ recorded, observed, plan, progress: journal });
+    };
+    for (const step of plan.steps) {
+      await record(withStep(journal, step.kind, clock.now()));
+      try {
+        applied = (await this.runStep(name, step, kind, recorded, record, () => journal, log)) || applied;
+      } catch (err) {
+        if (err instanceof StepError) err.journal = journal;
+        throw err;
+      }
+    }
+    return { journal, applied };
+  }
+
+  /** One step; returns whether it applied a revision (compose up finished). */
+  private async runStep(
+    name: string,
+    step: Step,
+    kind: string,
+    recorded: Recorded,
+    record: (p: Progress) => Promise<void>,
+    journal: () => Progress,
+    log: Logger,
+  ): Promise<boolean> {
+    const { engine, compose, state, clock } = this.deps;
+    {
       switch (step.kind) {
         case 'pull':
           try {
@@ -204,6 +345,7 @@ export class Reconciler {
           } catch (err) {
             throw new StepError('PullFailed', `nothing was changed: ${(err as Error).message}`, { cause: err });
           }
+          failpoint(`${kind}:after-pull`);
           break;
         case 'writeRevision':
           try {
@@ -213,33 +355,105 @@ export class Reconciler {
               cause: err,
             });
           }
+          failpoint(`${kind}:after-write-revision`);
           break;
         case 'composeUp': {
-          const record = await state.readRevision(name, step.revision);
-          if (record === undefined) {
+          const revision = await state.readRevision(name, step.revision);
+          if (revision === undefined) {
             throw new StepError('RevisionMissing', `revision ${step.revision} of ${name} is not on disk under ${state.root}`, {
               cause: undefined,
             });
           }
+          // A compose left running by a berth that died must finish (or be stopped) first.
+          const fenced = await fenceCompose(step.project, {
+            timeoutMs: this.deps.composeTimeoutMs ?? 10 * 60_000,
+            onWait: (procs) => log.warn({ pids: procs.map((p) => p.pid) }, 'waiting for a compose process of this project that berth did not start in this run'),
+          });
+          if (fenced.killed.length > 0) log.warn({ pids: fenced.killed }, 'stopped a compose process that outlived its deadline');
+          let pidWrite: Promise<void> | undefined;
           try {
             await compose.up({
               project: step.project,
               projectDirectory: step.projectDirectory,
               file: state.revisionComposePath(name, step.revision),
               ...(this.deps.composeTimeoutMs ? { timeoutMs: this.deps.composeTimeoutMs } : {}),
+              onSpawn: (pid) => {
+                pidWrite = record(withComposePid(journal(), pid)).then(() => failpoint(`${kind}:during-compose-up`));
+              },
             });
           } catch (err) {
+            await pidWrite?.catch(() => undefined);
             const reason = err instanceof ComposeTimeoutError ? 'ApplyTimedOut' : 'ApplyFailed';
             throw new StepError(reason, `compose up of revision ${step.revision} failed: ${(err as Error).message}`, {
               cause: err,
             });
           }
-          applied = record;
-          break;
+          await pidWrite;
+          await record(afterComposeUp(journal(), clock.now(), healthOf(revision).progressDeadlineSeconds));
+          log.info({ revision: step.revision }, 'compose up finished');
+          failpoint(`${kind}:after-compose-up`);
+          return true;
         }
       }
     }
-    return applied;
+    return false;
+  }
+
+  /**
+   * What a failed step means. A pull or write changed nothing: retry later. compose up
+   * failing because the engine went away is an interruption: retry later. compose up
+   * failing otherwise fails the revision, and may start a rollback.
+   */
+  private async onStepFailed(
+    failed: StepError,
+    journal: Progress,
+    desired: Desired,
+    recorded: Recorded,
+    observed: Observed,
+  ): Promise<{ journal: Progress; retry: boolean; next?: Plan }> {
+    const op = journal.operation;
+    if (op === undefined) return { journal, retry: true };
+    if (failed.reason === 'PullFailed' || failed.reason === 'WriteFailed') {
+      // Nothing stopped. An update starts over next time; a rollback keeps its place.
+      return { journal: op.kind === 'rollback' ? journal : abandonOperation(journal), retry: true };
+    }
+    if (op.kind === 'repair') return { journal: abandonOperation(journal), retry: true };
+    if (!(await this.engineAnswers())) {
+      return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
+    }
+    const operating = await this.deps.state.readRevision(recorded.operating?.stack ?? '', op.revision).catch(() => undefined);
+    const next = decideOnFailure(
+      {
+        desired,
+        recorded: { ...recorded, ...(operating ? { operating } : {}) },
+        observed,
+        progress: journal,
+        newOperationId: randomUUID(),
+        now: this.deps.clock.now(),
+      },
+      { reason: failed.reason, message: failed.message },
+    );
+    if (next.action === 'rollback') return { journal: next.progress, retry: false, next };
+    return { journal: next.progress, retry: false };
+  }
+
+  private async engineAnswers(): Promise<boolean> {
+    try {
+      await this.deps.engine.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Revision folders beyond what the Stack keeps go, never the current, last-good or in-flight one. */
+  private async pruneRevisions(name: string, journal: Progress, desired: Desired): Promise<void> {
+    const keep = desired.valid ? desired.target.stack.spec.rollback.keep : 10;
+    const numbers = await this.deps.state.revisionNumbers(name);
+    const pinned = new Set([journal.revision, journal.lastGoodRevision, journal.operation?.revision]);
+    const old = numbers.slice(0, Math.max(0, numbers.length - keep)).filter((n) => !pinned.has(n));
+    for (const n of old) await this.deps.state.removeRevision(name, n);
+    if (old.length > 0) this.deps.log.debug({ stack: name, revisions: old }, 'pruned old revision folders');
   }
 
   /** The manifest is gone: berth stops managing the stack and leaves its containers running. */
@@ -273,9 +487,13 @@ export class Reconciler {
   }
 
   /** Writes the status unless only its timestamp would change (and the last write is recent). */
-  private async writeStatus(key: StatusKey, input: Omit<Parameters<typeof buildStatus>[0], 'now'>): Promise<StackStatus> {
+  private async writeStatus(
+    key: StatusKey,
+    input: Omit<StatusInput, 'now' | 'error'> & { error?: { reason: string; message: string } },
+  ): Promise<StackStatus> {
     const now = this.deps.clock.now();
-    const status = buildStatus({ ...input, now });
+    const { error, ...rest } = input;
+    const status = buildStatus({ ...rest, ...(error ? { error: { reason: error.reason, message: error.message } } : {}), now });
     const prev = input.previous;
     const strip = (s: StackStatus) => ({ ...s, status: { ...s.status, lastReconcileTime: undefined } });
     const lastWrite = prev?.status.lastReconcileTime ? Date.parse(prev.status.lastReconcileTime) : 0;
@@ -286,4 +504,3 @@ export class Reconciler {
     return status;
   }
 }
-

@@ -99,6 +99,23 @@ export class Engine {
     );
   }
 
+  /** One container's full record; a vanished container fails with a 404 in the error's cause. */
+  inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
+    return this.call(
+      `inspecting container ${id}`,
+      'check that dockerd is running and that the container still exists (`docker ps -a`)',
+      // dockerode pastes the id into the URL path as is; encoded, an odd id cannot reach another endpoint.
+      (abortSignal) => this.docker.getContainer(encodeURIComponent(id)).inspect({ abortSignal }),
+    );
+  }
+
+  /** Whether the engine answers at all: tells "compose failed" from "the engine went away under it". */
+  async ping(): Promise<void> {
+    // The typings omit ping's options, which dockerode does take (it passes abortSignal on).
+    const ping = this.docker.ping.bind(this.docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await this.call('pinging', 'check that dockerd is running', (abortSignal) => ping({ abortSignal }));
+  }
+
   listImages(): Promise<ImageSummary[]> {
     return this.call('listing images', 'check that dockerd is running', (abortSignal) =>
       this.docker.listImages({ abortSignal } as Docker.ListImagesOptions),

@@ -2,9 +2,22 @@
 // reason for them. Pure and total: every input has an answer, so the controller never has
 // to guess, and every case is a row in a table test.
 import fastJsonPatch from 'fast-json-patch';
+import type { ResolvedStack } from '../api/types.js';
 import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.js';
+import { evaluateGate } from './gate.js';
+import {
+  RETRY_ANNOTATION,
+  failOperation,
+  finishOperation,
+  markRolledBack,
+  releaseQuarantine,
+  startOperation,
+  trimHistory,
+  withVerification,
+} from './progress.js';
 import { renderRevision } from './render.js';
-import type { Drift, Observed, Plan, PlanInput, RevisionRecord, Step, Target } from './types.js';
+import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
+import type { Drift, Observed, Plan, PlanInput, Progress, RevisionRecord, Step, Target } from './types.js';
 
 const { compare } = fastJsonPatch;
 
@@ -42,28 +55,8 @@ function observedView(expected: readonly ExpectedRun[], observed: Observed): Vie
   return out;
 }
 
-/** What the target asks each service to run: its pinned image, if any. */
-export function targetRuns(target: Target): ExpectedRun[] {
-  return Object.keys(target.compose.services).map((name) => {
-    const pinned = target.images[name];
-    return pinned !== undefined ? { name, pinned } : { name };
-  });
-}
-
-/** What berth's own revision must look like when running: digests and revision labels. */
-export function revisionRuns(record: RevisionRecord): ExpectedRun[] {
-  return record.services.map((s) => ({
-    name: s.name,
-    revision: s.revision,
-    ...(s.pinned !== undefined ? { pinned: s.pinned } : {}),
-  }));
-}
-
-function pinnedImages(runs: readonly ExpectedRun[]): string[] {
-  return runs.flatMap((s) => (s.pinned !== undefined ? [s.pinned] : []));
-}
-
-function repairSteps(record: RevisionRecord): Step[] {
+/** Pull before anything stops, then compose up: the order every apply, resume, repair and rollback keeps. */
+function applySteps(record: RevisionRecord): Step[] {
   return [
     { kind: 'pull', images: pinnedImages(revisionRuns(record)) },
     { kind: 'composeUp', revision: record.revision, project: record.project, projectDirectory: record.projectDirectory },
@@ -74,41 +67,223 @@ function plan(partial: Omit<Plan, 'patch'>, expected: readonly ExpectedRun[], ob
   return { ...partial, patch: compare(observedView(expected, observed), desiredView(expected)) };
 }
 
+type Why = { reason: string; message: string; awaitingApproval: boolean };
+
+/** What one pass knows beyond the planner's input: the journal so far, and an id for a new operation. */
+interface Pass {
+  input: PlanInput;
+  progress: Progress;
+  operationId: string;
+}
+
+export function retryTokenOf(stack: ResolvedStack): string | undefined {
+  return stack.metadata.annotations?.[RETRY_ANNOTATION];
+}
+
+/**
+ * A revision is verified by the health settings it was made with: a rollback to last-good
+ * must pass last-good's own gate, not the probes of the version that just failed.
+ * Revisions written before the health gate existed carry none: the defaults apply.
+ */
+export function healthOf(record: RevisionRecord): ResolvedStack['spec']['health'] {
+  const spec: Partial<ResolvedStack['spec']> = record.spec;
+  return { progressDeadlineSeconds: 120, stableForSeconds: 10, ...spec.health };
+}
+
+/** Whether berth may roll back: what the person asks now, else what the revision was made with. */
+function rollbackOf(pass: Pass, record: RevisionRecord): ResolvedStack['spec']['rollback'] {
+  const d = pass.input.desired;
+  if (d.valid) return d.target.stack.spec.rollback;
+  const spec: Partial<ResolvedStack['spec']> = record.spec;
+  return { auto: true, keep: 10, ...spec.rollback };
+}
+
 /** Keeps berth's applied revision running (self-heal), or says all is well. */
-function keepApplied(
-  applied: RevisionRecord,
-  observed: Observed,
-  why: { reason: string; message: string; awaitingApproval: boolean },
-): Plan {
+function keepApplied(pass: Pass, applied: RevisionRecord, why: Why): Plan {
+  const { observed, now } = pass.input;
   const runs = revisionRuns(applied);
   const drift: Drift[] = findDrift(runs, observed);
-  if (drift.length === 0) return plan({ action: 'none', steps: [], drift, ...why }, runs, observed);
+  if (drift.length === 0) return plan({ action: 'none', steps: [], drift, ...why, progress: pass.progress }, runs, observed);
+  const progress = startOperation(pass.progress, {
+    id: pass.operationId,
+    kind: 'repair',
+    record: applied,
+    desiredKey: applied.targetKey,
+    step: 'pull',
+    now,
+  });
   return plan(
     {
       action: 'repair',
-      steps: repairSteps(applied),
+      steps: applySteps(applied),
       drift,
-      reason: why.awaitingApproval || why.reason === 'InvalidSpec' ? why.reason : 'Repairing',
+      reason: why.awaitingApproval || why.reason === 'InvalidSpec' || why.reason === 'RolledBack' ? why.reason : 'Repairing',
       message: `${why.message}; repairing revision ${applied.revision} (version ${applied.version}): ${describeDrift(drift)}`,
       awaitingApproval: why.awaitingApproval,
+      progress,
     },
     runs,
     observed,
   );
 }
 
-export function decide(input: PlanInput): Plan {
-  const { desired, recorded, observed } = input;
+function idle(pass: Pass, runs: readonly ExpectedRun[], why: Why): Plan {
+  const { observed } = pass.input;
+  return plan({ action: 'none', steps: [], drift: findDrift(runs, observed), ...why, progress: pass.progress }, runs, observed);
+}
+
+type Continued = { plan: Plan } | { progress: Progress };
+
+/** A failed update rolls back to the last-good revision when it may; anything else just stops. */
+function onFailure(pass: Pass, record: RevisionRecord, reason: string, message: string): Continued {
+  const { desired, recorded, observed, now } = pass.input;
+  const op = pass.progress.operation!;
+  const retryToken = desired.valid ? retryTokenOf(desired.target.stack) : pass.progress.quarantine?.retryToken;
+  let progress = failOperation(pass.progress, {
+    reason,
+    message,
+    version: record.version,
+    now,
+    ...(retryToken !== undefined ? { retryToken } : {}),
+  });
+  const lastGood = recorded.lastGood;
+  if (op.kind !== 'update' || !rollbackOf(pass, record).auto || lastGood === undefined || lastGood.revision === op.revision) {
+    return { progress };
+  }
+  progress = startOperation(progress, {
+    id: pass.operationId,
+    kind: 'rollback',
+    record: lastGood,
+    desiredKey: op.desiredKey,
+    fromRevision: op.revision,
+    step: 'pull',
+    now,
+  });
+  progress = markRolledBack(progress, op.revision, lastGood);
+  const runs = revisionRuns(lastGood);
+  return {
+    plan: plan(
+      {
+        action: 'rollback',
+        steps: applySteps(lastGood),
+        drift: findDrift(runs, observed),
+        reason: 'RollingBack',
+        message: `revision ${op.revision} (version ${record.version}) failed (${reason}: ${message}); rolling back to revision ${lastGood.revision} (version ${lastGood.version})`,
+        awaitingApproval: false,
+        progress,
+      },
+      runs,
+      observed,
+    ),
+  };
+}
+
+/** Carries the operation in flight one step further, or ends it so the steady state takes over. */
+function continueOperation(pass: Pass): Continued {
+  const { desired, recorded, observed, now } = pass.input;
+  const p = pass.progress;
+  const op = p.operation!;
+  if (op.kind === 'repair') {
+    // Repairs are recomputed from what runs on every pass; an interrupted one needs no memory.
+    const { operation: _dropped, ...rest } = p;
+    return { progress: rest };
+  }
+  if (desired.valid && desired.target.stack.spec.mode === 'disabled') {
+    return { progress: finishOperation(p, 'Superseded', 'UpdatesDisabled', 'mode was set to disabled; berth stopped acting', now) };
+  }
+  if (desired.valid && desired.target.key !== op.desiredKey) {
+    // A new desired target cancels whatever was in flight, a health wait included.
+    const message = `superseded by version ${desired.target.version} before revision ${op.revision} was proven`;
+    return { progress: finishOperation(p, 'Superseded', 'NewTarget', message, now) };
+  }
+  const record = recorded.operating;
+  if (record === undefined) {
+    if (op.kind === 'update' && (op.step === 'pull' || op.step === 'writeRevision')) {
+      // Crashed before the revision reached the disk: start over under the same number.
+      const { operation: _dropped, ...rest } = p;
+      return { progress: rest };
+    }
+    const message = `revision ${op.revision} is not on disk although the journal says it was written`;
+    return { progress: failOperation(p, { reason: 'RevisionMissing', message, version: '', now }) };
+  }
+  const runs = revisionRuns(record);
+  const rollingBack = op.kind === 'rollback';
+  if (op.step !== 'verify' || op.interrupted !== undefined) {
+    const why = op.interrupted !== undefined ? ` (${op.interrupted})` : '';
+    return {
+      plan: plan(
+        {
+          action: rollingBack ? 'rollback' : 'resume',
+          steps: applySteps(record),
+          drift: findDrift(runs, observed),
+          reason: rollingBack ? 'RollingBack' : 'Resuming',
+          message: `${rollingBack ? 'rolling back to' : 'resuming'} revision ${record.revision} (version ${record.version}) from its ${op.step} step${why}`,
+          awaitingApproval: false,
+          progress: p,
+        },
+        runs,
+        observed,
+      ),
+    };
+  }
+  const verdict = evaluateGate({
+    record,
+    observed,
+    probes: pass.input.probes ?? [],
+    operation: op,
+    health: healthOf(record),
+    now,
+  });
+  if (verdict.verdict === 'passed') return { progress: finishOperation(p, 'Healthy', 'HealthGatePassed', verdict.message, now) };
+  if (verdict.verdict === 'failed') return onFailure(pass, record, verdict.reason, verdict.message);
+  return {
+    plan: plan(
+      {
+        action: 'verify',
+        steps: [],
+        drift: findDrift(runs, observed),
+        reason: rollingBack ? 'RollingBack' : 'Verifying',
+        message: verdict.message,
+        awaitingApproval: false,
+        progress: withVerification(p, verdict.healthySince, verdict.restartBaseline),
+      },
+      runs,
+      observed,
+    ),
+  };
+}
+
+function quarantineMessage(pass: Pass): string {
+  const q = pass.progress.quarantine!;
+  return `version ${q.version} (revision ${q.revision}) failed: ${q.reason}: ${q.message}`;
+}
+
+const RETRY_HINT = `change the spec, or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
+
+/** No operation in flight: compare what is asked with what berth applied, and start what is needed. */
+function steady(pass: Pass): Plan {
+  const { desired, recorded, observed, now } = pass.input;
   const { applied, latest } = recorded;
+  const q = pass.progress.quarantine;
+
+  if (q?.rollbackFailed === true) {
+    // Acting again could only repeat what already failed twice.
+    const why = {
+      reason: 'RollbackFailed',
+      message: `${quarantineMessage(pass)}; rolling back to the last good revision failed too, so berth stopped acting on this stack: ${RETRY_HINT}`,
+      awaitingApproval: false,
+    };
+    return idle(pass, applied !== undefined ? revisionRuns(applied) : [], why);
+  }
 
   if (!desired.valid) {
     // Act on the last valid desired state: repair what berth applied, apply nothing new.
     const mode = desired.lastValidMode ?? applied?.spec.mode;
     const why = { reason: 'InvalidSpec', message: desired.error, awaitingApproval: false };
-    if (applied === undefined || mode === undefined || mode === 'disabled') {
-      return plan({ action: 'none', steps: [], drift: [], ...why }, [], observed);
+    if (applied === undefined || mode === undefined || mode === 'disabled' || applied.targetKey === q?.targetKey) {
+      return plan({ action: 'none', steps: [], drift: [], ...why, progress: pass.progress }, [], observed);
     }
-    return keepApplied(applied, observed, why);
+    return keepApplied(pass, applied, why);
   }
 
   const target = desired.target;
@@ -122,11 +297,28 @@ export function decide(input: PlanInput): Plan {
       drift.length === 0
         ? `version ${target.version} runs; mode is disabled, berth only observes`
         : `mode is disabled: berth applies and repairs nothing (${describeDrift(drift)})`;
-    return plan({ action: 'none', steps: [], drift, reason: 'UpdatesDisabled', message, awaitingApproval: false }, runs, observed);
+    return plan(
+      { action: 'none', steps: [], drift, reason: 'UpdatesDisabled', message, awaitingApproval: false, progress: pass.progress },
+      runs,
+      observed,
+    );
+  }
+
+  if (q !== undefined && q.targetKey === target.key) {
+    if (applied !== undefined && applied.targetKey !== q.targetKey) {
+      return keepApplied(pass, applied, {
+        reason: 'RolledBack',
+        message: `${quarantineMessage(pass)}; revision ${applied.revision} (version ${applied.version}) runs instead; ${RETRY_HINT}`,
+        awaitingApproval: false,
+      });
+    }
+    // Nothing good to go back to (or rollback is off): leave the failed revision be, never loop on it.
+    const why = { reason: 'Failed', message: `${quarantineMessage(pass)}; ${RETRY_HINT}`, awaitingApproval: false };
+    return idle(pass, applied !== undefined ? revisionRuns(applied) : targetRuns(target), why);
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {
-    return keepApplied(applied, observed, {
+    return keepApplied(pass, applied, {
       reason: 'InSync',
       message: `revision ${applied.revision} (version ${target.version}) is applied`,
       awaitingApproval: false,
@@ -139,23 +331,34 @@ export function decide(input: PlanInput): Plan {
     const message =
       spec.approve === undefined ? ask : `${ask} (spec.approve is "${spec.approve}", which approves no other version)`;
     const why = { reason: 'AwaitingApproval', message, awaitingApproval: true };
-    if (applied !== undefined) return keepApplied(applied, observed, why);
-    const runs = targetRuns(target);
-    return plan({ action: 'none', steps: [], drift: findDrift(runs, observed), ...why }, runs, observed);
+    if (applied !== undefined) return keepApplied(pass, applied, why);
+    return idle(pass, targetRuns(target), why);
   }
 
-  // A crash after the revision was written but before it was recorded as applied: finish
-  // that revision instead of writing a duplicate.
+  // The revision was written but berth has no journal of applying it (its status was lost):
+  // finish that revision instead of writing a duplicate.
   if (latest !== undefined && latest.targetKey === target.key && latest.revision > (applied?.revision ?? 0)) {
     const runs = revisionRuns(latest);
+    const progress = startOperation(pass.progress, {
+      id: pass.operationId,
+      kind: 'update',
+      record: latest,
+      desiredKey: target.key,
+      ...(applied !== undefined ? { fromRevision: applied.revision } : {}),
+      step: 'pull',
+      now,
+    });
     return plan(
       {
         action: 'resume',
-        steps: repairSteps(latest),
+        steps: applySteps(latest),
         drift: findDrift(runs, observed),
         reason: 'Resuming',
-        message: `resuming revision ${latest.revision} (version ${target.version}), written but not yet applied`,
+        message: pass.progress.history.some((e) => e.revision === latest.revision)
+          ? `applying revision ${latest.revision} (version ${target.version}) again; it is on disk already`
+          : `resuming revision ${latest.revision} (version ${target.version}), written but not yet applied`,
         awaitingApproval: false,
+        progress,
       },
       runs,
       observed,
@@ -175,24 +378,73 @@ export function decide(input: PlanInput): Plan {
     projectDirectory: target.projectDirectory,
     services: rendered.services,
     spec: target.stack.spec,
-    created: input.now.toISOString(),
+    created: now.toISOString(),
   };
   const runs = revisionRuns(record);
   const from = applied === undefined ? '' : ` (from version ${applied.version}, revision ${applied.revision})`;
+  const progress = startOperation(pass.progress, {
+    id: pass.operationId,
+    kind: 'update',
+    record,
+    desiredKey: target.key,
+    ...(applied !== undefined ? { fromRevision: applied.revision } : {}),
+    step: 'pull',
+    now,
+  });
+  const [pull, composeUp] = applySteps(record);
   return plan(
     {
       action: 'apply',
-      steps: [
-        { kind: 'pull', images: pinnedImages(runs) },
-        { kind: 'writeRevision', record, composeText: rendered.composeText },
-        { kind: 'composeUp', revision, project: target.project, projectDirectory: target.projectDirectory },
-      ],
+      steps: [pull!, { kind: 'writeRevision', record, composeText: rendered.composeText }, composeUp!],
       drift: findDrift(runs, observed),
       reason: 'Applying',
       message: `applying version ${target.version} as revision ${revision}${from}`,
       awaitingApproval: false,
+      progress,
     },
     runs,
     observed,
   );
+}
+
+function operationIdOf(input: PlanInput): string {
+  return input.newOperationId ?? `op-${input.now.getTime().toString(36)}`;
+}
+
+export function decide(input: PlanInput): Plan {
+  const { desired } = input;
+  let progress: Progress = input.progress ?? { history: [] };
+  if (desired.valid) progress = releaseQuarantine(progress, desired.target.key, retryTokenOf(desired.target.stack));
+  const pass: Pass = { input, progress, operationId: operationIdOf(input) };
+  let result: Plan | undefined;
+  if (progress.operation !== undefined) {
+    const continued = continueOperation(pass);
+    if ('plan' in continued) result = continued.plan;
+    else pass.progress = continued.progress;
+  }
+  return bounded(input, result ?? steady(pass));
+}
+
+/** The history as long as the Stack keeps it. */
+function bounded(input: PlanInput, result: Plan): Plan {
+  const record = input.recorded.applied ?? input.recorded.operating;
+  const keep = input.desired.valid ? input.desired.target.stack.spec.rollback.keep : (record?.spec.rollback?.keep ?? 10);
+  return { ...result, progress: trimHistory(result.progress, keep) };
+}
+
+/**
+ * A step of the operation in flight failed (compose up exited non-zero or timed out): record
+ * the failure and, for an update the Stack lets berth undo, plan the rollback to last-good.
+ * `input.recorded.operating` must be the record of the operation's revision.
+ */
+export function decideOnFailure(input: PlanInput & { progress: Progress }, failure: { reason: string; message: string }): Plan {
+  const pass: Pass = { input, progress: input.progress, operationId: operationIdOf(input) };
+  const record = input.recorded.operating;
+  let result: Plan | undefined;
+  if (pass.progress.operation !== undefined && record !== undefined) {
+    const continued = onFailure(pass, record, failure.reason, failure.message);
+    if ('plan' in continued) result = continued.plan;
+    else pass.progress = continued.progress;
+  }
+  return bounded(input, result ?? steady(pass));
 }

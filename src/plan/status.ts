@@ -4,8 +4,8 @@
 import { API_VERSION } from '../api/schema.js';
 import type { Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
-import { revisionRuns, targetRuns } from './decide.js';
-import type { Desired, Drift, Observed, Plan, Recorded } from './types.js';
+import { revisionRuns, targetRuns } from './runs.js';
+import type { Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
 
 export interface StatusInput {
   /** Key of the status: the stack's name, or the file name of a manifest that never parsed. */
@@ -15,6 +15,8 @@ export interface StatusInput {
   /** Observed after the plan's steps ran. */
   observed: Observed;
   plan: Plan;
+  /** berth's journal after this pass. */
+  progress: Progress;
   /** Why the steps did not complete, if they did not. */
   error?: { reason: string; message: string };
   /** Set when this pass applied a revision. */
@@ -41,6 +43,54 @@ function healthCondition(observed: Observed): Cond {
     return { type: 'Healthy', status: 'Unknown', reason: 'HealthPending', message: `health check pending: ${starting.join(', ')}` };
   }
   return { type: 'Healthy', status: 'True', reason: 'AllHealthy', message: `${cs.length} container(s) running and healthy` };
+}
+
+const STEP_REASONS = { pull: 'Pulling', writeRevision: 'Applying', composeUp: 'Applying', verify: 'Verifying' } as const;
+
+/** Is an update or rollback under way, and if the last one ended badly, why? */
+function progressingCondition(input: StatusInput): Cond {
+  const { progress, plan } = input;
+  const op = progress.operation;
+  if (op !== undefined && op.kind !== 'repair') {
+    const reason = op.kind === 'rollback' ? 'RollingBack' : STEP_REASONS[op.step];
+    const message =
+      plan.action === 'none'
+        ? `${op.kind} to revision ${op.revision} is at its ${op.step} step`
+        : plan.message;
+    return { type: 'Progressing', status: 'True', reason, message };
+  }
+  const last = progress.history[0];
+  if (last === undefined) return { type: 'Progressing', status: 'False', reason: 'NoUpdate', message: 'berth has not applied an update yet' };
+  if (last.outcome === 'Healthy') {
+    const what = last.operation === 'rollback' ? 'the rollback to revision' : 'revision';
+    return { type: 'Progressing', status: 'False', reason: 'Complete', message: `${what} ${last.revision} passed the health gate at ${last.finished ?? '?'}` };
+  }
+  const failedUpdate = progress.history.find((h) => h.operation === 'update' && h.outcome !== 'Healthy' && h.outcome !== 'Superseded');
+  const q = progress.quarantine;
+  if (q !== undefined) {
+    return { type: 'Progressing', status: 'False', reason: q.reason, message: `revision ${q.revision} (version ${q.version}) failed: ${q.message}` };
+  }
+  return {
+    type: 'Progressing',
+    status: 'False',
+    reason: last.reason ?? last.outcome,
+    message: last.message ?? `revision ${failedUpdate?.revision ?? last.revision}: ${last.outcome}`,
+  };
+}
+
+/** Is the stack worse off than asked: an update undone or failed, or what runs unhealthy? */
+function degradedCondition(input: StatusInput, healthy: Cond): Cond {
+  const { progress, plan, desired } = input;
+  const q = progress.quarantine;
+  const asked = desired.valid ? desired.target.key : q?.targetKey;
+  if (q !== undefined && q.targetKey === asked) {
+    const reason = q.rollbackFailed === true ? 'RollbackFailed' : plan.reason === 'RolledBack' || progress.operation?.kind === 'rollback' ? 'RolledBack' : 'Failed';
+    return { type: 'Degraded', status: 'True', reason, message: plan.message };
+  }
+  if (progress.operation === undefined && healthy.status === 'False') {
+    return { type: 'Degraded', status: 'True', reason: healthy.reason, message: healthy.message };
+  }
+  return { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'nothing failed' };
 }
 
 function mergeConditions(next: Cond[], previous: readonly Condition[], generation: string | undefined, now: Date): Condition[] {
@@ -110,9 +160,14 @@ export function buildStatus(input: StatusInput): StackStatus {
   }
   const healthy = healthCondition(observed);
 
+  const progressing = progressingCondition(input);
+  const degraded = degradedCondition(input, healthy);
+
   let ready: Cond;
   if (!desired.valid) {
     ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: desired.error };
+  } else if (progressing.status === 'True') {
+    ready = { type: 'Ready', status: 'False', reason: progressing.reason, message: progressing.message };
   } else if (synced.status === 'True' && healthy.status === 'True') {
     ready = { type: 'Ready', status: 'True', reason: 'Converged', message: `version ${desired.target.version} runs and is healthy` };
   } else if (synced.status !== 'True') {
@@ -120,7 +175,7 @@ export function buildStatus(input: StatusInput): StackStatus {
   } else {
     ready = { type: 'Ready', status: 'False', reason: healthy.reason, message: healthy.message };
   }
-  conds.push(ready, synced, healthy);
+  conds.push(ready, synced, healthy, progressing, degraded);
 
   conds.push(
     plan.awaitingApproval
@@ -156,7 +211,11 @@ export function buildStatus(input: StatusInput): StackStatus {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(desired.valid ? { targetVersion: desired.target.version } : {}),
       ...(currentVersion !== undefined ? { currentVersion } : {}),
-      ...(applied !== undefined ? { revision: applied.revision } : {}),
+      ...(input.progress.revision !== undefined ? { revision: input.progress.revision } : {}),
+      ...(input.progress.lastGoodRevision !== undefined ? { lastGoodRevision: input.progress.lastGoodRevision } : {}),
+      ...(input.progress.operation !== undefined ? { operation: input.progress.operation } : {}),
+      ...(input.progress.quarantine !== undefined ? { quarantine: input.progress.quarantine } : {}),
+      history: input.progress.history,
       ...(lastAppliedTime !== undefined ? { lastAppliedTime } : {}),
       lastReconcileTime: now.toISOString(),
       ...(error !== undefined ? { lastError: error.message } : {}),

@@ -1,8 +1,8 @@
 // The planner's vocabulary: what it is told (desired, observed, recorded) and what it
 // answers (steps and the reasons for them). Plain data only, so tables of cases can be
 // written without Docker.
-import type { Operation } from 'fast-json-patch';
-import type { Health, ResolvedStack, UpdateMode } from '../api/types.js';
+import type { Operation as PatchOperation } from 'fast-json-patch';
+import type { Health, HistoryEntry, Operation, Quarantine, ResolvedStack, UpdateMode } from '../api/types.js';
 
 /** Compose labels berth reads, and the ones it stamps. */
 export const LABEL_PROJECT = 'com.docker.compose.project';
@@ -26,6 +26,38 @@ export interface ObservedContainer {
   /** The berth revision label, when berth's rendered file created the container. */
   revision?: number;
   configHash?: string;
+  /** Filled in only while a revision is being verified (one inspect per container). */
+  details?: ContainerDetailsView;
+}
+
+/** What the health gate needs beyond the list API: when it started, how often it restarted. */
+export interface ContainerDetailsView {
+  startedAt?: string;
+  restartCount: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+  lastHealthOutput?: string;
+}
+
+/** One HTTP probe of one container, run by the controller while verifying. */
+export interface ProbeResult {
+  service: string;
+  container: string;
+  url: string;
+  ok: boolean;
+  status?: number;
+  error?: string;
+}
+
+/** berth's journal of a stack, kept in its status: what runs, what was good, what is in flight. */
+export interface Progress {
+  /** The revision berth applied last. */
+  revision?: number;
+  lastGoodRevision?: number;
+  operation?: Operation;
+  quarantine?: Quarantine;
+  /** Newest first. */
+  history: HistoryEntry[];
 }
 
 export interface Observed {
@@ -95,12 +127,22 @@ export interface Recorded {
   applied?: RevisionRecord;
   /** The newest revision on disk (may be newer than `applied` after a crash mid-apply). */
   latest?: RevisionRecord;
+  /** The newest revision that passed the health gate. */
+  lastGood?: RevisionRecord;
+  /** The revision of the operation in flight, when it is on disk. */
+  operating?: RevisionRecord;
 }
 
 export interface PlanInput {
   desired: Desired;
   recorded: Recorded;
   observed: Observed;
+  /** The journal as the last pass left it; absent for a stack berth has never acted on. */
+  progress?: Progress;
+  /** Probe results, when a revision is being verified and the Stack asks for probes. */
+  probes?: ProbeResult[];
+  /** A fresh operation id, in case this pass starts one (ids are not the planner's to invent). */
+  newOperationId?: string;
   now: Date;
 }
 
@@ -117,7 +159,7 @@ export type Step =
   | { kind: 'writeRevision'; record: RevisionRecord; composeText: string }
   | { kind: 'composeUp'; revision: number; project: string; projectDirectory: string };
 
-export type PlanAction = 'apply' | 'resume' | 'repair' | 'none';
+export type PlanAction = 'apply' | 'resume' | 'repair' | 'rollback' | 'verify' | 'none';
 
 export interface Plan {
   action: PlanAction;
@@ -130,5 +172,7 @@ export interface Plan {
   /** Differences between what runs and what is asked, service by service. */
   drift: Drift[];
   /** JSON Patch that turns the observed view into the desired view, for `berth diff`. */
-  patch: Operation[];
+  patch: PatchOperation[];
+  /** The journal to record before the steps run (write-ahead). */
+  progress: Progress;
 }

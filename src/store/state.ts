@@ -4,7 +4,7 @@
 //   <state>/<stack>/revisions/<n>/revision.yaml  what it was made from (RevisionRecord)
 //   <state>/_files/<file name>/status.yaml       a manifest that never parsed far enough to name its stack
 // Stack names are DNS labels, so `_files` can never collide with one.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { StackStatus } from '../api/types.js';
@@ -104,6 +104,23 @@ export class StateStore {
       [RECORD_FILE]: stringify(record, { aliasDuplicateObjects: false }),
     });
     this.records.set(`${record.stack}/${record.revision}`, record);
+  }
+
+  /**
+   * Removes an old revision folder. It is first renamed out of the numbered namespace (one
+   * atomic step), so a crash mid-removal never leaves a half revision that looks whole.
+   */
+  async removeRevision(stack: string, revision: number): Promise<void> {
+    const dir = this.revisionDir(stack, revision);
+    const trash = join(this.root, stack, 'revisions', `.removing-${revision}-${process.pid}`);
+    try {
+      await rename(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    this.records.delete(`${stack}/${revision}`);
+    await rm(trash, { recursive: true, force: true });
   }
 
   /** Every status on disk, stacks first, then files that never parsed; damaged ones are reported, not thrown. */

@@ -20,13 +20,17 @@ export interface StackFields {
   mode?: 'auto' | 'notify' | 'disabled';
   approve?: string;
   composeFile?: string;
+  /** spec.health; tests default to one second of stability, so they do not wait ten. */
+  health?: Record<string, unknown>;
+  rollback?: Record<string, unknown>;
+  annotations?: Record<string, string>;
 }
 
 export function stackManifest(f: StackFields): string {
   return stringify({
     apiVersion: 'berth.dev/v1alpha1',
     kind: 'Stack',
-    metadata: { name: f.name },
+    metadata: { name: f.name, ...(f.annotations ? { annotations: f.annotations } : {}) },
     spec: {
       compose: { file: f.composeFile ?? `${f.name}/compose.yaml` },
       version: f.version,
@@ -34,6 +38,8 @@ export function stackManifest(f: StackFields): string {
       ...(f.mode ? { mode: f.mode } : {}),
       ...(f.approve ? { approve: f.approve } : {}),
       resyncSeconds: 5,
+      health: { stableForSeconds: 1, ...f.health },
+      ...(f.rollback ? { rollback: f.rollback } : {}),
     },
   });
 }

@@ -48,6 +48,8 @@ export interface StackOptions {
   approve?: string;
   project?: string;
   resyncSeconds?: number;
+  health?: Partial<ResolvedStack['spec']['health']>;
+  rollback?: Partial<ResolvedStack['spec']['rollback']>;
 }
 
 export function stack(o: StackOptions = {}): ResolvedStack {
@@ -62,6 +64,8 @@ export function stack(o: StackOptions = {}): ResolvedStack {
       mode: o.mode ?? 'auto',
       ...(o.approve !== undefined ? { approve: o.approve } : {}),
       resyncSeconds: o.resyncSeconds ?? 30,
+      health: { progressDeadlineSeconds: 120, stableForSeconds: 10, ...o.health },
+      rollback: { auto: true, keep: 10, ...o.rollback },
     },
   };
 }

@@ -3,8 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Condition, StackStatus } from '../../src/api/types.js';
 import { decide } from '../../src/plan/decide.js';
+import { abandonOperation } from '../../src/plan/progress.js';
 import { buildStatus, type StatusInput } from '../../src/plan/status.js';
-import type { Desired, Observed, Recorded } from '../../src/plan/types.js';
+import type { Desired, Observed, Progress, Recorded } from '../../src/plan/types.js';
 import { NOW, STACK, invalid, observed, pinned, record, recorded, runningOf, target, valid } from './fixtures.js';
 
 const LATER = new Date(NOW.getTime() + 60_000);
@@ -15,19 +16,25 @@ interface Pass {
   observed: Observed;
   error?: { reason: string; message: string };
   previous?: StackStatus;
+  /** berth's journal before the pass; by default, the applied revision and nothing in flight. */
+  progress?: Progress;
   now?: Date;
 }
 
 /** One pass as the controller runs it: the real plan, then the status of what was observed. */
 function statusOf(p: Pass): StackStatus {
   const now = p.now ?? NOW;
-  const plan = decide({ desired: p.desired, recorded: p.recorded, observed: p.observed, now });
+  const applied = p.recorded.applied;
+  const progress = p.progress ?? { history: [], ...(applied !== undefined ? { revision: applied.revision } : {}) };
+  const plan = decide({ desired: p.desired, recorded: p.recorded, observed: p.observed, progress, now });
   const input: StatusInput = {
     name: STACK,
     desired: p.desired,
     recorded: p.recorded,
     observed: p.observed,
     plan,
+    // As the controller does after a failed pull: the update changed nothing and is forgotten.
+    progress: p.error !== undefined ? abandonOperation(plan.progress) : plan.progress,
     now,
     ...(p.error !== undefined ? { error: p.error } : {}),
     ...(p.previous !== undefined ? { previous: p.previous } : {}),

@@ -1,0 +1,36 @@
+// A Stack manifest on disk resolved against its compose file: the one way berth turns files
+// into a Target, shared by the reconcile pass and by commands that must predict what berth
+// will do with an edited manifest (`berth rollback`).
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { ResolvedStack } from '../api/types.js';
+import { parseYaml } from '../api/validate.js';
+import { asComposeDocument, resolveTarget } from '../plan/target.js';
+import type { Target } from '../plan/types.js';
+
+export type TargetFile = { target: Target; composeFile: string } | { error: string; composeFile: string };
+
+/** The compose file a Stack names, relative to its manifest's folder unless absolute. */
+export function composeFileOf(manifest: string, stack: ResolvedStack): string {
+  const file = stack.spec.compose.file;
+  return isAbsolute(file) ? file : join(dirname(manifest), file);
+}
+
+export async function resolveTargetFile(manifest: string, stack: ResolvedStack): Promise<TargetFile> {
+  const composeFile = composeFileOf(manifest, stack);
+  let text: string;
+  try {
+    text = await readFile(composeFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return { error: `${manifest}: spec.compose.file: cannot read ${composeFile} (${code}); the path is relative to the manifest`, composeFile };
+  }
+  try {
+    const compose = asComposeDocument(composeFile, parseYaml(composeFile, text));
+    return { target: resolveTarget({ stack, manifest, composeFile, compose }), composeFile };
+  } catch (err) {
+    // YAML errors, a compose file without services, images naming unknown services.
+    if (err instanceof Error) return { error: err.message, composeFile };
+    throw err;
+  }
+}

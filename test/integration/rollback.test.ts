@@ -1,0 +1,163 @@
+// The health gate and rollback on a real engine: an update that does not come up healthy is
+// undone without a person, reported as a failure, and never applied again by itself.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { StackStatus } from '../../src/api/types.js';
+import { docker, requireEngine, uniqueName } from '../support/engine.js';
+import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
+import { Harness, composeFile, condition, isReady, type StackFields } from '../support/harness.js';
+
+let good: TestImage;
+let good2: TestImage;
+let sick: TestImage;
+let plain: TestImage;
+
+before(async () => {
+  await requireEngine();
+  const name = uniqueName('rb');
+  good = await buildTestImage({ name, variant: 'good', health: 'healthy' });
+  good2 = await buildTestImage({ name, variant: 'good2', health: 'healthy' });
+  sick = await buildTestImage({ name, variant: 'sick', health: 'unhealthy' });
+  plain = await buildTestImage({ name, variant: 'plain' });
+});
+
+after(async () => {
+  await removeTestImages([good, good2, sick, plain].filter(Boolean));
+});
+
+async function webImage(project: string): Promise<{ digests: string[]; state: string; health: string }> {
+  const [c] = await docker().listContainers({
+    all: true,
+    filters: { label: [`com.docker.compose.project=${project}`, 'com.docker.compose.service=web'] },
+  });
+  assert.ok(c, `no web container in ${project}`);
+  const info = await docker().getContainer(c.Id).inspect();
+  const img = await docker().getImage(c.ImageID).inspect();
+  return { digests: img.RepoDigests.map((d) => d.slice(d.indexOf('@') + 1)), state: info.State.Status, health: info.State.Health?.Status ?? 'none' };
+}
+
+const rolledBack = (version: string) => (s: StackStatus) =>
+  condition(s, 'Degraded')?.reason === 'RolledBack' && s.status.operation === undefined && s.status.currentVersion === version;
+
+describe('the health gate and rollback to last-good', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  /** Waits until berth has finished `n` more passes, triggering them by rewriting the manifest unchanged. */
+  async function passesLater(f: StackFields, n: number): Promise<void> {
+    const target = h.operator!.passes + n;
+    while (h.operator!.passes < target) {
+      await h.writeStack(f);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  test('an unhealthy update is rolled back, quarantined, and retried only when asked or when the spec changes', async () => {
+    const name = uniqueName('sick');
+    const v1: StackFields = { name, version: '1.0.0', images: { web: good.pinned } };
+    await h.writeStack(v1, composeFile({ web: 'placeholder' }));
+    const first = await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    assert.equal(first.status.lastGoodRevision, 1);
+    assert.equal(condition(first, 'Progressing')?.reason, 'Complete');
+
+    const v2: StackFields = { name, version: '2.0.0', images: { web: sick.pinned }, health: { stableForSeconds: 1, progressDeadlineSeconds: 60 } };
+    await h.writeStack(v2);
+    const s = await h.waitFor({ stack: name }, 'rolled back to 1.0.0', rolledBack('1.0.0'));
+
+    // One place says what was tried, why it failed and what runs now.
+    assert.equal(s.status.targetVersion, '2.0.0');
+    assert.equal(s.status.revision, 1);
+    assert.equal(s.status.lastGoodRevision, 1);
+    assert.equal(condition(s, 'Ready')?.status, 'False');
+    assert.equal(condition(s, 'Ready')?.reason, 'RolledBack');
+    assert.equal(condition(s, 'Degraded')?.status, 'True');
+    assert.match(condition(s, 'Degraded')!.message, /version 2\.0\.0 \(revision 2\) failed: Unhealthy/);
+    assert.equal(condition(s, 'Progressing')?.status, 'False');
+    assert.equal(condition(s, 'Progressing')?.reason, 'Complete');
+    assert.equal(s.status.quarantine?.version, '2.0.0');
+    assert.equal(s.status.quarantine?.reason, 'Unhealthy');
+    const [rollback, update, initial] = s.status.history ?? [];
+    assert.deepEqual([rollback?.operation, rollback?.revision, rollback?.outcome], ['rollback', 1, 'Healthy']);
+    assert.deepEqual([update?.operation, update?.revision, update?.outcome, update?.reason], ['update', 2, 'RolledBack', 'Unhealthy']);
+    assert.deepEqual([initial?.revision, initial?.outcome], [1, 'Healthy']);
+    const web = await webImage(name);
+    assert.ok(web.digests.includes(good.digest), 'the last-good image runs again');
+    assert.equal(web.health, 'healthy');
+
+    // Not re-applied over the next passes: no compose call, no new revision.
+    const calls = h.compose!.invocations;
+    await passesLater(v2, 3);
+    assert.equal(h.compose!.invocations, calls, 'compose ran again for a quarantined version');
+    assert.deepEqual(await h.state.revisionNumbers(name), [1, 2]);
+    assert.equal(condition((await h.status({ stack: name }))!, 'Degraded')?.reason, 'RolledBack');
+
+    // A person asks for a retry: the same revision (immutable, on disk) is applied once more, and undone again.
+    await h.writeStack({ ...v2, annotations: { 'berth.dev/retry': 'first' } });
+    const attemptsOf2 = (st: StackStatus) => st.status.history?.filter((e) => e.revision === 2 && e.outcome === 'RolledBack').length ?? 0;
+    const retried = await h.waitFor({ stack: name }, 'revision 2 tried again and rolled back', (st) => rolledBack('1.0.0')(st) && attemptsOf2(st) === 2);
+    assert.equal(retried.status.quarantine?.retryToken, 'first');
+
+    // The spec moves away (to what runs) and back: the version is tried again.
+    await h.writeStack(v1);
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0 again', (st) => isReady('1.0.0')(st) && st.status.quarantine === undefined);
+    await h.writeStack(v2);
+    await h.waitFor({ stack: name }, 'revision 2 tried a third time and rolled back', (st) => rolledBack('1.0.0')(st) && attemptsOf2(st) === 3);
+    assert.deepEqual(await h.state.revisionNumbers(name), [1, 2], 'a retry reuses the revision instead of writing a duplicate');
+  });
+
+  test('a revision that never answers its probe fails at the progress deadline and is rolled back', async () => {
+    const name = uniqueName('probe');
+    const probe = { service: 'web', port: 8080, path: '/index.html' };
+    await h.writeStack(
+      { name, version: '1.0.0', images: { web: plain.pinned }, health: { stableForSeconds: 1, probes: [probe] } },
+      composeFile({ web: 'placeholder' }),
+    );
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    // The same image, probed at a path it does not serve: running, but never healthy.
+    await h.writeStack({
+      name,
+      version: '1.1.0',
+      images: { web: good2.pinned },
+      health: { stableForSeconds: 1, progressDeadlineSeconds: 5, probes: [{ ...probe, path: '/missing' }] },
+    });
+    const s = await h.waitFor({ stack: name }, 'rolled back to 1.0.0', rolledBack('1.0.0'));
+    assert.equal(s.status.quarantine?.reason, 'ProgressDeadlineExceeded');
+    assert.match(s.status.quarantine?.message ?? '', /probe http:\/\/[0-9.]+:8080\/missing of .*status 404/);
+    assert.ok((await webImage(name)).digests.includes(plain.digest));
+  });
+
+  test('with rollback.auto off a failed revision is left as it is, reported Failed, and not retried', async () => {
+    const name = uniqueName('noauto');
+    await h.writeStack({ name, version: '1.0.0', images: { web: good.pinned } }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    const v2: StackFields = { name, version: '2.0.0', images: { web: sick.pinned }, rollback: { auto: false } };
+    await h.writeStack(v2);
+    const s = await h.waitFor({ stack: name }, 'Failed', (st) => condition(st, 'Degraded')?.reason === 'Failed' && st.status.operation === undefined);
+    assert.equal(s.status.revision, 2);
+    assert.equal(s.status.lastGoodRevision, 1);
+    assert.equal(s.status.history?.[0]?.outcome, 'Failed');
+    const calls = h.compose!.invocations;
+    await passesLater(v2, 3);
+    assert.equal(h.compose!.invocations, calls);
+    assert.ok((await webImage(name)).digests.includes(sick.digest), 'berth left the failed revision for a person to look at');
+  });
+
+  test('a new target during verification cancels the wait and is applied at once', async () => {
+    const name = uniqueName('super');
+    await h.writeStack({ name, version: '1.0.0', images: { web: good.pinned } }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    await h.writeStack({ name, version: '2.0.0', images: { web: plain.pinned }, health: { stableForSeconds: 600, progressDeadlineSeconds: 900 } });
+    await h.waitFor({ stack: name }, 'verifying revision 2', (st) => st.status.operation?.step === 'verify' && st.status.operation.revision === 2);
+    await h.writeStack({ name, version: '3.0.0', images: { web: good2.pinned } });
+    const s = await h.waitFor({ stack: name }, 'Ready at 3.0.0', isReady('3.0.0'));
+    assert.equal(s.status.revision, 3);
+    assert.equal(s.status.lastGoodRevision, 3);
+    const two = s.status.history?.find((e) => e.revision === 2);
+    assert.equal(two?.outcome, 'Superseded');
+    assert.equal(two?.reason, 'NewTarget');
+  });
+});
