@@ -117,6 +117,13 @@ export async function describeCommand(stateDir: string, name: string): Promise<n
     `Target version:  ${s.targetVersion ?? '-'}`,
     `Current version: ${s.currentVersion ?? '-'}`,
     `Revision:        ${s.revision ?? '-'}`,
+    `Last good:       ${s.lastGoodRevision ?? '-'}`,
+    ...(s.operation
+      ? [`In flight:       ${s.operation.kind} to revision ${s.operation.revision}, step ${s.operation.step} since ${s.operation.stepStarted}`]
+      : []),
+    ...(s.quarantine
+      ? [`Quarantined:     version ${s.quarantine.version} (revision ${s.quarantine.revision}): ${s.quarantine.reason}: ${s.quarantine.message}`]
+      : []),
     `Last applied:    ${s.lastAppliedTime ?? '-'}`,
     ...(s.lastError ? [`Last error:      ${s.lastError}`] : []),
     'Conditions:',

@@ -2,6 +2,7 @@
 // berth: the command line. Parses arguments and hands over to commands.ts.
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
+import { historyCommand, rollbackCommand } from './rollback.js';
 
 const USAGE = `berth — an update operator for Docker Compose deployments
 
@@ -15,6 +16,12 @@ Usage:
       A table of stacks: name, mode, current and target version, readiness.
   berth describe NAME [--state DIR]
       One stack's status: versions, conditions, services.
+  berth history NAME [--state DIR]
+      Revisions berth applied to the stack, how each ended, and what is quarantined.
+  berth rollback NAME [--to REVISION] [--force] [--state DIR]
+      Set the Stack's version and images back to those of a revision (default: the last
+      good one), by editing its manifest; berth then converges to it. A manifest inside a
+      git checkout is refused: revert in git instead (or --force).
 
 The state folder defaults to ./.berth/state.
 `;
@@ -28,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       manifests: { type: 'string' },
       state: { type: 'string', default: '.berth/state' },
       once: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      force: { type: 'boolean', default: false },
       workers: { type: 'string', default: '2' },
       'log-level': { type: 'string', default: process.env['BERTH_LOG_LEVEL'] ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -60,6 +69,18 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return describeCommand(values.state, positionals[0]);
+    case 'history':
+      if (positionals[0] === undefined) {
+        process.stderr.write('berth history: name the stack, e.g. berth history shop\n');
+        return 2;
+      }
+      return historyCommand(values.state, positionals[0]);
+    case 'rollback':
+      if (positionals[0] === undefined) {
+        process.stderr.write('berth rollback: name the stack, e.g. berth rollback shop [--to 3]\n');
+        return 2;
+      }
+      return rollbackCommand({ state: values.state, name: positionals[0], force: values.force, ...(values.to !== undefined ? { to: values.to } : {}) });
     default:
       process.stderr.write(`berth: unknown command "${command}"\n\n${USAGE}`);
       return 2;

@@ -2,7 +2,7 @@
 // the real engine.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ function berth(args: string[], cwd: string): Promise<{ code: number; stdout: str
 
 let dir: string;
 let image: TestImage;
+let image2: TestImage | undefined;
 const name = uniqueName('cli');
 
 before(async () => {
@@ -39,7 +40,7 @@ before(async () => {
 
 after(async () => {
   await removeProject(name);
-  await removeTestImages([image]);
+  await removeTestImages([image, ...(image2 ? [image2] : [])]);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -64,6 +65,52 @@ test('berth run --once converges every stack and exits 0; berth get and describe
   assert.equal(describe.code, 0, describe.stderr);
   assert.match(describe.stdout, /Revision:\s+1/);
   assert.match(describe.stdout, /Ready\s+True\s+Converged/);
+});
+
+test('berth history lists what berth applied; berth rollback edits the manifest back and berth converges to it', async () => {
+  // A second version, applied and proven healthy.
+  image2 = await buildTestImage({ name, variant: 'v2' });
+  const manifest = join(dir, 'manifests', `${name}.yaml`);
+  await writeFile(manifest, `# hand-written: keep me\n${stackManifest({ name, version: '2.0.0', images: { web: image2.pinned } })}`);
+  const run2 = await berth(['run', '--once', '--manifests', 'manifests', '--state', 'state'], dir);
+  assert.equal(run2.code, 0, run2.stderr);
+
+  const history = await berth(['history', name, '--state', 'state'], dir);
+  assert.equal(history.code, 0, history.stderr);
+  const rows = history.stdout.trim().split('\n');
+  assert.match(rows[0]!, /^REVISION\s+VERSION\s+OPERATION\s+OUTCOME\s+STARTED\s+FINISHED\s+NOW\s+REASON$/);
+  assert.match(rows[1]!, /^2\s+2\.0\.0\s+update\s+Healthy\s.*\scurrent,last-good\s+HealthGatePassed$/);
+  assert.match(rows[2]!, /^1\s+1\.0\.0\s+update\s+Healthy\s.*\s-\s+HealthGatePassed$/);
+  assert.match(history.stdout, /Revisions on disk: 1, 2/);
+
+  // Inside someone's git checkout berth does not edit: it says to revert in git.
+  await mkdir(join(dir, '.git'));
+  const refused = await berth(['rollback', name, '--state', 'state'], dir);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /is in the git checkout .* which berth does not own/);
+  assert.match(refused.stderr, /Revert in git instead: set spec\.version to "1\.0\.0"/);
+  assert.match(await readFile(manifest, 'utf8'), /version: 2\.0\.0/);
+
+  // Outside git (or with --force) the manifest is edited, keeping the person's comment.
+  await rm(join(dir, '.git'), { recursive: true });
+  const rolled = await berth(['rollback', name, '--state', 'state'], dir);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  assert.match(rolled.stdout, /spec\.version 2\.0\.0 -> 1\.0\.0, spec\.images set to those of revision 1/);
+  const text = await readFile(manifest, 'utf8');
+  assert.match(text, /^# hand-written: keep me\n/);
+  assert.match(text, /version: 1\.0\.0/);
+  assert.ok(text.includes(image.pinned), 'the manifest pins revision 1\'s digest again');
+
+  const run3 = await berth(['run', '--once', '--manifests', 'manifests', '--state', 'state'], dir);
+  assert.equal(run3.code, 0, run3.stderr);
+  const describe = await berth(['describe', name, '--state', 'state'], dir);
+  assert.match(describe.stdout, /Current version: 1\.0\.0/);
+  assert.match(describe.stdout, /Revision:\s+3/);
+  assert.match(describe.stdout, /Ready\s+True\s+Converged/);
+
+  const bad = await berth(['rollback', name, '--to', '9', '--state', 'state'], dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /revision 9 of .* is not on disk \(kept: 1, 2, 3\)/);
 });
 
 test('berth run without --manifests and berth describe of an unknown stack fail with a message saying what to do', async () => {
