@@ -6,6 +6,10 @@
 //     digest running and healthy, beside `docker compose up -d --wait` doing the same
 //     change by hand, in the same run; compared as a ratio because these machines are
 //     shared and noisy.
+//   failureToLastGood: an update whose healthcheck fails; from the moment berth decides it
+//     failed (status.quarantine.since) until the last-good revision's container runs healthy
+//     again (seen through the engine), beside one raw `docker compose up -d --wait
+//     --force-recreate` of the same good image in the same run.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +32,7 @@ const exec = promisify(execFile);
 const SIZES = (process.env['BERTH_BENCH_SIZES'] ?? '10,50,200').split(',').map(Number);
 const PASSES = 5;
 const EDITS = 3;
+const FAILURES = 3;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,8 +58,12 @@ async function noopPass(size: number, image: TestImage, engine: Engine, compose:
       log: pino({ level: 'silent' }),
       clock: systemClock,
     });
-    const first = await reconciler.reconcile(stackKey(name));
-    if (first.error) throw first.error;
+    // Converge first: the apply, then its health gate, until nothing is in flight.
+    for (let r = await reconciler.reconcile(stackKey(name)); ; r = await reconciler.reconcile(stackKey(name))) {
+      if (r.error) throw r.error;
+      if (r.inFlight !== true) break;
+      await new Promise((resolve) => setTimeout(resolve, r.requeueAfterMs ?? 1_000));
+    }
     const times: number[] = [];
     const c0 = compose.invocations;
     const e0 = engine.calls;
@@ -117,7 +126,64 @@ async function editToHealthy(a: TestImage, b: TestImage) {
     berthMs: Math.round(berth),
     rawComposeUpWaitMs: Math.round(raw),
     ratioBerthToRaw: Math.round((berth / raw) * 100) / 100,
-    note: 'berth time includes the file watcher settling (150 ms) and the status write a person reads',
+    note: 'berth time includes the file watcher settling (150 ms), the health gate (stableForSeconds: 1 here; compose --wait has no such window) and the status write a person reads',
+  };
+}
+
+/** Polls the engine until the project's web container runs `digest` and reports healthy; returns when it saw it. */
+async function healthyOn(engine: Engine, project: string, digest: string): Promise<number> {
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline) {
+    const [c] = await engine.listContainers({ label: [`com.docker.compose.project=${project}`, 'com.docker.compose.service=web'], health: ['healthy'] });
+    if (c !== undefined) {
+      const img = await engine.docker.getImage(c.ImageID).inspect();
+      if (img.RepoDigests.some((d) => d.endsWith(digest))) return Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${project}: web did not come back healthy on ${digest} within 120 s`);
+}
+
+async function failureToLastGood(engine: Engine, good: TestImage, sick: TestImage) {
+  const h = await Harness.create();
+  const name = uniqueName('fail');
+  const rawProject = uniqueName('rawre');
+  const rawDir = await mkdtemp(join(tmpdir(), 'berth-bench-raw-'));
+  const berthMs: number[] = [];
+  const rawMs: number[] = [];
+  try {
+    await h.writeStack({ name, version: '1', images: { web: good.pinned } }, stringify({ services: { web: { image: good.ref } } }));
+    await h.start();
+    await h.waitFor({ stack: name }, 'first deploy', isReady('1'));
+    const rawFile = join(rawDir, 'compose.yaml');
+    await writeFile(rawFile, stringify({ services: { web: { image: good.pinned } } }));
+    const raw = ['compose', '-p', rawProject, '-f', rawFile, 'up', '-d', '--wait', '--remove-orphans'];
+    await exec('docker', raw);
+    for (let i = 1; i <= FAILURES; i++) {
+      // Each round asks for the failed version again through the retry annotation.
+      await h.writeStack({ name, version: '2', images: { web: sick.pinned }, annotations: { 'berth.dev/retry': String(i) } });
+      const s = await h.waitFor({ stack: name }, `failure ${i} detected`, (st) => st.status.quarantine?.retryToken === String(i), 120_000);
+      const detected = Date.parse(s.status.quarantine!.since);
+      const healthyAt = await healthyOn(engine, name, good.digest);
+      berthMs.push(healthyAt - detected);
+      await h.waitFor({ stack: name }, `rollback ${i} verified`, (st) => st.status.operation === undefined && st.status.currentVersion === '1');
+      const t = performance.now();
+      await exec('docker', [...raw, '--force-recreate']);
+      rawMs.push(performance.now() - t);
+    }
+  } finally {
+    await h.close();
+    await removeProject(rawProject);
+    await rm(rawDir, { recursive: true, force: true });
+  }
+  const berth = median(berthMs);
+  const raw = median(rawMs);
+  return {
+    failures: FAILURES,
+    detectionToLastGoodHealthyMs: Math.round(berth),
+    rawComposeRecreateWaitMs: Math.round(raw),
+    ratioBerthToRaw: Math.round((berth / raw) * 100) / 100,
+    note: 'from the moment berth records the failure to the last-good container running healthy, against one compose --force-recreate --wait of the same image',
   };
 }
 
@@ -129,21 +195,24 @@ async function main() {
   const plain = await buildTestImage({ name: tag, variant: 'plain' });
   const h1 = await buildTestImage({ name: tag, variant: 'h1', health: 'healthy' });
   const h2 = await buildTestImage({ name: tag, variant: 'h2', health: 'healthy' });
+  const sick = await buildTestImage({ name: tag, variant: 'sick', health: 'unhealthy' });
   try {
     const noop = [];
     for (const size of SIZES) noop.push(await noopPass(size, plain, engine, compose));
     const edit = await editToHealthy(h1, h2);
+    const failure = await failureToLastGood(engine, h1, sick);
     const result = {
-      benchmark: 'berth v0',
+      benchmark: 'berth v1',
       date: new Date().toISOString(),
       engine: { version: engine.engineVersion, api: engine.apiVersion },
       compose: `${compose.flavour} ${compose.version}`,
       noopPass: noop,
       editToHealthy: edit,
+      failureToLastGood: failure,
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
-    await removeTestImages([plain, h1, h2]);
+    await removeTestImages([plain, h1, h2, sick]);
   }
 }
 
