@@ -306,7 +306,7 @@ export class Reconciler {
     write: (parts: StatusParts) => Promise<StackStatus>,
     log: Logger,
   ): Promise<{ journal: Progress; applied: boolean }> {
-    const { engine, compose, state, clock } = this.deps;
+    const { clock } = this.deps;
     let journal = start;
     let applied = false;
     const kind = journal.operation?.kind ?? 'repair';
@@ -317,7 +317,7 @@ export class Reconciler {
     for (const step of plan.steps) {
       await record(withStep(journal, step.kind, clock.now()));
       try {
-        applied = (await this.runStep(name, step, kind, recorded, record, () => journal, log)) || applied;
+        applied = (await this.runStep(name, step, kind, record, () => journal, log)) || applied;
       } catch (err) {
         if (err instanceof StepError) err.journal = journal;
         throw err;
@@ -331,69 +331,66 @@ export class Reconciler {
     name: string,
     step: Step,
     kind: string,
-    recorded: Recorded,
     record: (p: Progress) => Promise<void>,
     journal: () => Progress,
     log: Logger,
   ): Promise<boolean> {
     const { engine, compose, state, clock } = this.deps;
-    {
-      switch (step.kind) {
-        case 'pull':
-          try {
-            await ensureImages(engine, step.images, { log, timeoutMs: this.deps.pullTimeoutMs ?? 10 * 60_000 });
-          } catch (err) {
-            throw new StepError('PullFailed', `nothing was changed: ${(err as Error).message}`, { cause: err });
-          }
-          failpoint(`${kind}:after-pull`);
-          break;
-        case 'writeRevision':
-          try {
-            await state.writeRevision(step.record, step.composeText);
-          } catch (err) {
-            throw new StepError('WriteFailed', `writing revision ${step.record.revision} failed: ${(err as Error).message}`, {
-              cause: err,
-            });
-          }
-          failpoint(`${kind}:after-write-revision`);
-          break;
-        case 'composeUp': {
-          const revision = await state.readRevision(name, step.revision);
-          if (revision === undefined) {
-            throw new StepError('RevisionMissing', `revision ${step.revision} of ${name} is not on disk under ${state.root}`, {
-              cause: undefined,
-            });
-          }
-          // A compose left running by a berth that died must finish (or be stopped) first.
-          const fenced = await fenceCompose(step.project, {
-            timeoutMs: this.deps.composeTimeoutMs ?? 10 * 60_000,
-            onWait: (procs) => log.warn({ pids: procs.map((p) => p.pid) }, 'waiting for a compose process of this project that berth did not start in this run'),
-          });
-          if (fenced.killed.length > 0) log.warn({ pids: fenced.killed }, 'stopped a compose process that outlived its deadline');
-          let pidWrite: Promise<void> | undefined;
-          try {
-            await compose.up({
-              project: step.project,
-              projectDirectory: step.projectDirectory,
-              file: state.revisionComposePath(name, step.revision),
-              ...(this.deps.composeTimeoutMs ? { timeoutMs: this.deps.composeTimeoutMs } : {}),
-              onSpawn: (pid) => {
-                pidWrite = record(withComposePid(journal(), pid)).then(() => failpoint(`${kind}:during-compose-up`));
-              },
-            });
-          } catch (err) {
-            await pidWrite?.catch(() => undefined);
-            const reason = err instanceof ComposeTimeoutError ? 'ApplyTimedOut' : 'ApplyFailed';
-            throw new StepError(reason, `compose up of revision ${step.revision} failed: ${(err as Error).message}`, {
-              cause: err,
-            });
-          }
-          await pidWrite;
-          await record(afterComposeUp(journal(), clock.now(), healthOf(revision).progressDeadlineSeconds));
-          log.info({ revision: step.revision }, 'compose up finished');
-          failpoint(`${kind}:after-compose-up`);
-          return true;
+    switch (step.kind) {
+      case 'pull':
+        try {
+          await ensureImages(engine, step.images, { log, timeoutMs: this.deps.pullTimeoutMs ?? 10 * 60_000 });
+        } catch (err) {
+          throw new StepError('PullFailed', `nothing was changed: ${(err as Error).message}`, { cause: err });
         }
+        failpoint(`${kind}:after-pull`);
+        break;
+      case 'writeRevision':
+        try {
+          await state.writeRevision(step.record, step.composeText);
+        } catch (err) {
+          throw new StepError('WriteFailed', `writing revision ${step.record.revision} failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        failpoint(`${kind}:after-write-revision`);
+        break;
+      case 'composeUp': {
+        const revision = await state.readRevision(name, step.revision);
+        if (revision === undefined) {
+          throw new StepError('RevisionMissing', `revision ${step.revision} of ${name} is not on disk under ${state.root}`, {
+            cause: undefined,
+          });
+        }
+        // A compose left running by a berth that died must finish (or be stopped) first.
+        const fenced = await fenceCompose(step.project, {
+          timeoutMs: this.deps.composeTimeoutMs ?? 10 * 60_000,
+          onWait: (procs) => log.warn({ pids: procs.map((p) => p.pid) }, 'waiting for a compose process of this project that berth did not start in this run'),
+        });
+        if (fenced.killed.length > 0) log.warn({ pids: fenced.killed }, 'stopped a compose process that outlived its deadline');
+        let pidWrite: Promise<void> | undefined;
+        try {
+          await compose.up({
+            project: step.project,
+            projectDirectory: step.projectDirectory,
+            file: state.revisionComposePath(name, step.revision),
+            ...(this.deps.composeTimeoutMs ? { timeoutMs: this.deps.composeTimeoutMs } : {}),
+            onSpawn: (pid) => {
+              pidWrite = record(withComposePid(journal(), pid)).then(() => failpoint(`${kind}:during-compose-up`));
+            },
+          });
+        } catch (err) {
+          await pidWrite?.catch(() => undefined);
+          const reason = err instanceof ComposeTimeoutError ? 'ApplyTimedOut' : 'ApplyFailed';
+          throw new StepError(reason, `compose up of revision ${step.revision} failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        await pidWrite;
+        await record(afterComposeUp(journal(), clock.now(), healthOf(revision).progressDeadlineSeconds));
+        log.info({ revision: step.revision }, 'compose up finished');
+        failpoint(`${kind}:after-compose-up`);
+        return true;
       }
     }
     return false;

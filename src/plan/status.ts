@@ -65,7 +65,6 @@ function progressingCondition(input: StatusInput): Cond {
     const what = last.operation === 'rollback' ? 'the rollback to revision' : 'revision';
     return { type: 'Progressing', status: 'False', reason: 'Complete', message: `${what} ${last.revision} passed the health gate at ${last.finished ?? '?'}` };
   }
-  const failedUpdate = progress.history.find((h) => h.operation === 'update' && h.outcome !== 'Healthy' && h.outcome !== 'Superseded');
   const q = progress.quarantine;
   if (q !== undefined) {
     return { type: 'Progressing', status: 'False', reason: q.reason, message: `revision ${q.revision} (version ${q.version}) failed: ${q.message}` };
@@ -74,7 +73,7 @@ function progressingCondition(input: StatusInput): Cond {
     type: 'Progressing',
     status: 'False',
     reason: last.reason ?? last.outcome,
-    message: last.message ?? `revision ${failedUpdate?.revision ?? last.revision}: ${last.outcome}`,
+    message: last.message ?? `revision ${last.revision}: ${last.outcome}`,
   };
 }
 
