@@ -5,8 +5,8 @@
 //
 // Failpoints (BERTH_FAILPOINTS, for crash tests), each prefixed with the operation kind
 // (`update:`, `rollback:`, `repair:`): after-pull, after-write-revision,
-// during-compose-up (the compose child runs and its pid is journaled), after-compose-up;
-// and `verify:pending` while a revision waits on its health gate.
+// during-compose-up (the compose child runs and its pid is journaled), after-compose-up,
+// and during-verify (a pass found the revision not yet proven, before it wrote that down).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ResolvedStack, StackStatus } from '../api/types.js';
@@ -206,7 +206,10 @@ export class Reconciler {
       return written;
     };
     const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), now: clock.now() });
-    if (plan.action === 'verify') slog.debug({ reason: plan.reason }, plan.message);
+    if (plan.action === 'verify') {
+      slog.debug({ reason: plan.reason }, plan.message);
+      failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
+    }
     else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
     let journal = plan.progress;
     // Write-ahead: the journal the plan announces is on disk before any of its steps runs.
