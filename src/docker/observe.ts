@@ -34,6 +34,7 @@ export async function observeProject(engine: Engine, project: string): Promise<O
         health: health.get(c.Id) ?? 'none',
         imageId: c.ImageID,
         imageDigests: digestsById.get(c.ImageID) ?? [],
+        ...(typeof c.Created === 'number' ? { created: c.Created * 1000 } : {}),
         ...(revision !== undefined ? { revision } : {}),
         ...(configHash !== undefined ? { configHash } : {}),
       };

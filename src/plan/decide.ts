@@ -7,6 +7,7 @@ import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.
 import { evaluateGate } from './gate.js';
 import {
   RETRY_ANNOTATION,
+  abandonOperation,
   failOperation,
   finishOperation,
   markRolledBack,
@@ -132,6 +133,16 @@ function idle(pass: Pass, runs: readonly ExpectedRun[], why: Why): Plan {
   return plan({ action: 'none', steps: [], drift: findDrift(runs, observed), ...why, progress: pass.progress }, runs, observed);
 }
 
+/**
+ * Whether a revision passed its health gate, as far as the journal remembers: its newest
+ * history entry says Healthy, or the history no longer holds it (trimmed, or applied
+ * before berth kept one), in which case berth does not second-guess what runs.
+ */
+function provenOrUnknown(p: Progress, revision: number): boolean {
+  const newest = p.history.find((h) => h.revision === revision);
+  return newest === undefined || newest.outcome === 'Healthy';
+}
+
 type Continued = { plan: Plan } | { progress: Progress };
 
 /** A failed update rolls back to the last-good revision when it may; anything else just stops. */
@@ -199,12 +210,15 @@ function continueOperation(pass: Pass): Continued {
   const record = recorded.operating;
   if (record === undefined) {
     if (op.kind === 'update' && (op.step === 'pull' || op.step === 'writeRevision')) {
-      // Crashed before the revision reached the disk: start over under the same number.
-      const { operation: _dropped, ...rest } = p;
-      return { progress: rest };
+      // Crashed before the revision reached the disk: forget it; the steady state starts
+      // over under the same number if the target still asks for it.
+      return { progress: abandonOperation(p) };
     }
     const message = `revision ${op.revision} is not on disk although the journal says it was written`;
-    return { progress: failOperation(p, { reason: 'RevisionMissing', message, version: '', now }) };
+    const version =
+      p.history.find((h) => h.revision === op.revision && h.operation === op.kind)?.version ??
+      (desired.valid ? desired.target.version : 'unknown');
+    return { progress: failOperation(p, { reason: 'RevisionMissing', message, version, now }) };
   }
   const runs = revisionRuns(record);
   const rollingBack = op.kind === 'rollback';
@@ -315,6 +329,33 @@ function steady(pass: Pass): Plan {
     // Nothing good to go back to (or rollback is off): leave the failed revision be, never loop on it.
     const why = { reason: 'Failed', message: `${quarantineMessage(pass)}; ${RETRY_HINT}`, awaitingApproval: false };
     return idle(pass, applied !== undefined ? revisionRuns(applied) : targetRuns(target), why);
+  }
+
+  if (applied !== undefined && applied.targetKey === target.key && !provenOrUnknown(pass.progress, applied.revision)) {
+    // The applied revision never passed its gate (it failed and a retry was asked, or it was
+    // superseded and is asked for again): put it through the gate once more.
+    const progress = startOperation(pass.progress, {
+      id: pass.operationId,
+      kind: 'update',
+      record: applied,
+      desiredKey: target.key,
+      step: 'pull',
+      now,
+    });
+    const runs = revisionRuns(applied);
+    return plan(
+      {
+        action: 'resume',
+        steps: applySteps(applied),
+        drift: findDrift(runs, observed),
+        reason: 'Resuming',
+        message: `verifying revision ${applied.revision} (version ${applied.version}) again; it has not passed its health gate`,
+        awaitingApproval: false,
+        progress,
+      },
+      runs,
+      observed,
+    );
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {

@@ -54,8 +54,11 @@ export function evaluateGate(input: GateInput): GateVerdict {
   const baseline: Record<string, number> = { ...(operation.restartBaseline ?? {}) };
   for (const c of containers) {
     if (c.details !== undefined && !(c.id in baseline)) {
-      // A container created during verification started from zero restarts.
-      baseline[c.id] = Date.parse(c.details.startedAt ?? '') >= Date.parse(operation.stepStarted) ? 0 : c.details.restartCount;
+      // A container this operation created started from zero restarts; one it left alone
+      // (an unchanged service) may carry restarts from long before, which are not this
+      // revision's doing.
+      const createdByOperation = c.created !== undefined && c.created >= Date.parse(operation.started);
+      baseline[c.id] = createdByOperation ? 0 : c.details.restartCount;
     }
   }
 

@@ -26,6 +26,8 @@ export interface ObservedContainer {
   /** The berth revision label, when berth's rendered file created the container. */
   revision?: number;
   configHash?: string;
+  /** When the engine created it, in ms since the epoch (the list API gives whole seconds). */
+  created?: number;
   /** Filled in only while a revision is being verified (one inspect per container). */
   details?: ContainerDetailsView;
 }

@@ -1,15 +1,17 @@
 // Small builders for the planner's plain inputs: a Stack, its compose file, the Target it
 // resolves to, the revision records berth keeps, and the containers the engine reports.
 // Everything here is data; the planner under test is always the real one.
-import type { ResolvedStack, UpdateMode, Health } from '../../src/api/types.js';
+import type { HistoryEntry, Operation, ResolvedStack, UpdateMode, Health } from '../../src/api/types.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { resolveTarget } from '../../src/plan/target.js';
 import type {
   ComposeDocument,
+  ContainerDetailsView,
   Desired,
   ExpectedService,
   Observed,
   ObservedContainer,
+  Progress,
   Recorded,
   RevisionRecord,
   Target,
@@ -50,13 +52,15 @@ export interface StackOptions {
   resyncSeconds?: number;
   health?: Partial<ResolvedStack['spec']['health']>;
   rollback?: Partial<ResolvedStack['spec']['rollback']>;
+  /** metadata.annotations, e.g. `{ 'berth.dev/retry': '1' }`. */
+  annotations?: Record<string, string>;
 }
 
 export function stack(o: StackOptions = {}): ResolvedStack {
   return {
     apiVersion: 'berth.dev/v1alpha1',
     kind: 'Stack',
-    metadata: { name: STACK },
+    metadata: { name: STACK, ...(o.annotations !== undefined ? { annotations: o.annotations } : {}) },
     spec: {
       compose: { file: 'shop/compose.yaml', ...(o.project !== undefined ? { project: o.project } : {}) },
       version: o.version ?? '1.0.0',
@@ -116,6 +120,12 @@ export interface ContainerOptions {
   /** Repo digests of the image; defaults to none (an unpinned image). */
   digests?: string[];
   revision?: number;
+  /** A fixed container id, for restart baselines keyed by id; by default a fresh one. */
+  id?: string;
+  /** What an inspect adds while a revision is verified. */
+  details?: ContainerDetailsView;
+  /** When the engine created it (ms since the epoch). */
+  created?: number;
 }
 
 let counter = 0;
@@ -131,6 +141,9 @@ export function container(service: string, o: ContainerOptions = {}): ObservedCo
     imageId: `sha256:${counter.toString(16).padStart(64, '0')}`,
     imageDigests: o.digests ?? [],
     ...(o.revision !== undefined ? { revision: o.revision } : {}),
+    ...(o.id !== undefined ? { id: o.id } : {}),
+    ...(o.details !== undefined ? { details: o.details } : {}),
+    ...(o.created !== undefined ? { created: o.created } : {}),
   };
 }
 
@@ -156,4 +169,45 @@ export function runningOf(rec: RevisionRecord, tweak: Record<string, ContainerOp
 
 export function observed(containers: ObservedContainer[], project = STACK): Observed {
   return { project, containers };
+}
+
+/** `seconds` after NOW (negative: before). */
+export function at(seconds: number): Date {
+  return new Date(NOW.getTime() + seconds * 1000);
+}
+
+/** `at(seconds)` as the ISO string the journal stores. */
+export function iso(seconds: number): string {
+  return at(seconds).toISOString();
+}
+
+/**
+ * An operation of the journal applying `rec`. By default an update at its verify step whose
+ * compose up finished at NOW, with the deadline of the revision's own health settings.
+ */
+export function operation(rec: RevisionRecord, o: Partial<Operation> = {}): Operation {
+  const step = o.step ?? 'verify';
+  const verifying = step === 'verify' ? { verifyDeadline: iso(rec.spec.health?.progressDeadlineSeconds ?? 120), restartBaseline: {} } : {};
+  return {
+    id: 'op-1',
+    kind: 'update',
+    revision: rec.revision,
+    targetKey: rec.targetKey,
+    desiredKey: rec.targetKey,
+    step,
+    started: iso(-30),
+    stepStarted: step === 'verify' ? iso(0) : iso(-30),
+    ...verifying,
+    ...o,
+  };
+}
+
+/** A history entry for `rec`: an update still in progress unless told otherwise. */
+export function entry(rec: RevisionRecord, o: Partial<HistoryEntry> = {}): HistoryEntry {
+  return { revision: rec.revision, version: rec.version, operation: 'update', started: iso(-30), outcome: 'Progressing', ...o };
+}
+
+/** berth's journal of a stack: an empty history unless told otherwise. */
+export function progress(o: Partial<Progress> = {}): Progress {
+  return { history: [], ...o };
 }
