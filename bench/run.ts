@@ -39,6 +39,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+/** Medians of berth's and the raw command's times, and their ratio: the number that survives a noisy machine. */
+function versus(berthMs: number[], rawMs: number[]): { berth: number; raw: number; ratioBerthToRaw: number } {
+  const berth = median(berthMs);
+  const raw = median(rawMs);
+  return { berth: Math.round(berth), raw: Math.round(raw), ratioBerthToRaw: Math.round((berth / raw) * 100) / 100 };
+}
+
 async function noopPass(size: number, image: TestImage, engine: Engine, compose: ComposeCli) {
   const root = await mkdtemp(join(tmpdir(), 'berth-bench-'));
   const name = uniqueName(`noop${size}`);
@@ -119,13 +126,12 @@ async function editToHealthy(a: TestImage, b: TestImage) {
     await removeProject(rawProject);
     await rm(rawDir, { recursive: true, force: true });
   }
-  const berth = median(berthMs);
-  const raw = median(rawMs);
+  const { berth, raw, ratioBerthToRaw } = versus(berthMs, rawMs);
   return {
     edits: EDITS,
-    berthMs: Math.round(berth),
-    rawComposeUpWaitMs: Math.round(raw),
-    ratioBerthToRaw: Math.round((berth / raw) * 100) / 100,
+    berthMs: berth,
+    rawComposeUpWaitMs: raw,
+    ratioBerthToRaw,
     note: 'berth time includes the file watcher settling (150 ms), the health gate (stableForSeconds: 1 here; compose --wait has no such window) and the status write a person reads',
   };
 }
@@ -176,13 +182,12 @@ async function failureToLastGood(engine: Engine, good: TestImage, sick: TestImag
     await removeProject(rawProject);
     await rm(rawDir, { recursive: true, force: true });
   }
-  const berth = median(berthMs);
-  const raw = median(rawMs);
+  const { berth, raw, ratioBerthToRaw } = versus(berthMs, rawMs);
   return {
     failures: FAILURES,
-    detectionToLastGoodHealthyMs: Math.round(berth),
-    rawComposeRecreateWaitMs: Math.round(raw),
-    ratioBerthToRaw: Math.round((berth / raw) * 100) / 100,
+    detectionToLastGoodHealthyMs: berth,
+    rawComposeRecreateWaitMs: raw,
+    ratioBerthToRaw,
     note: 'from the moment berth records the failure to the last-good container running healthy, against one compose --force-recreate --wait of the same image',
   };
 }

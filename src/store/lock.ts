@@ -14,6 +14,7 @@ import { link, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import { fsyncDir } from '../util/atomic.js';
 
 export interface LockHolder {
   pid: number;
@@ -89,15 +90,6 @@ async function bootId(): Promise<string | undefined> {
   const text = await readOptional('/proc/sys/kernel/random/boot_id');
   const id = text?.trim();
   return id === undefined || id === '' ? undefined : id;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function isOptionalString(v: unknown): boolean {

@@ -5,7 +5,8 @@ import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Makes a rename or link in `dir` durable: the folder's entry list is what a crash would lose. */
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
