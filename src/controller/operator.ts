@@ -81,7 +81,9 @@ export class Operator {
     const lock = await this.takeLock('berth run --once');
     try {
       const results: PassResult[] = [];
-      for (const key of await this.rescan()) {
+      const keys = await this.rescan();
+      this.reconciler.noteEngineInterruption();
+      for (const key of keys) {
         let r = await this.reconcileSafely(key);
         // One pass means the whole of it: an update applied now is verified (or rolled
         // back) before berth exits, bounded by the stack's progress deadline.
@@ -112,6 +114,9 @@ export class Operator {
     this.lock = await this.takeLock('berth run');
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);
+    // Whatever was in flight when the last berth stopped may have lost its containers since
+    // (an engine restart while berth was down): each such operation runs compose up again.
+    this.reconciler.noteEngineInterruption();
     this.watcher = watchManifests(this.opts.manifestsDir, (file) => {
       this.log.debug({ file }, 'file changed');
       this.rescanSoon();

@@ -79,6 +79,9 @@ class StepError extends Error {
   }
 }
 
+/** What compose prints when it cannot reach the engine, as opposed to the engine refusing the project. */
+const ENGINE_GONE = /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect/i;
+
 /** compose up ran or is verifying: the engine going away may have stopped what it started. */
 function isMidApply(p: Progress): boolean {
   const op = p.operation;
@@ -158,8 +161,9 @@ export class Reconciler {
   }
 
   /**
-   * The engine connection dropped (its event stream ended): an operation in flight may have
-   * had its containers stopped under it, so it repeats compose up before it is judged.
+   * The engine connection dropped (its event stream ended), or berth just started and cannot
+   * know what happened while it was down: an operation in flight may have had its
+   * containers stopped under it, so it repeats compose up (idempotent) before it is judged.
    */
   noteEngineInterruption(): void {
     for (const name of this.deps.index.stackNames()) this.engineDropped.add(name);
@@ -192,7 +196,8 @@ export class Reconciler {
       if (err instanceof EngineError && previous !== undefined && isMidApply(progress)) {
         // The engine is gone mid-update: whatever it ran may be stopped when it comes back.
         const marked = interrupted(progress, `the engine became unreachable: ${err.message}`);
-        if (marked.operation !== undefined && marked !== progress) {
+        // `progress` may carry the mark already (from the event stream); what counts is whether the disk has it.
+        if (marked.operation !== undefined && previous.status.operation?.interrupted === undefined) {
           await this.deps.state.writeStatus(key, { ...previous, status: { ...previous.status, operation: marked.operation } });
         }
       }
@@ -418,7 +423,9 @@ export class Reconciler {
       return { journal: op.kind === 'rollback' ? journal : abandonOperation(journal), retry: true };
     }
     if (op.kind === 'repair') return { journal: abandonOperation(journal), retry: true };
-    if (!(await this.engineAnswers())) {
+    // A dockerd shutting down removes its socket (compose fails to connect) while a
+    // kept-alive connection may still answer a ping: either sign means the engine went away.
+    if (ENGINE_GONE.test(failed.message) || !(await this.engineAnswers())) {
       return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
     }
     const operating = await this.deps.state.readRevision(recorded.operating?.stack ?? '', op.revision).catch(() => undefined);

@@ -72,7 +72,8 @@ export function evaluateGate(input: GateInput): GateVerdict {
         message: `container ${c.name} (${c.service}) ${c.state}${code !== undefined ? ` with code ${code}` : ''}`,
       };
     }
-    if (c.health === 'unhealthy') {
+    // The engine keeps calling a stopped container unhealthy; only a running one's verdict counts.
+    if (c.health === 'unhealthy' && c.state === 'running') {
       const output = c.details?.lastHealthOutput;
       return {
         verdict: 'failed',

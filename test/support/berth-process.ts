@@ -187,6 +187,16 @@ export class BerthProcess {
     return readFile(this.logFile, 'utf8');
   }
 
+  /** The last lines of the log file, for failure messages. */
+  logTail(): Promise<string> {
+    return logTail(this.logFile);
+  }
+
+  /** How the process ended, or undefined while it runs. */
+  get exit(): ExitStatus | undefined {
+    return this.exitStatus;
+  }
+
   /**
    * Waits until the log has a line matching `pattern` and returns that line. Fails, with the
    * log tail, when the process exits first or `timeoutMs` passes.

@@ -141,6 +141,13 @@ describe('the health gate fails at once when failure is certain', () => {
     });
   }
 
+  test('a container the engine stopped keeps its last health, unhealthy: that is not proof either', () => {
+    // Docker 20.10 reports a stopped container with a healthcheck as unhealthy.
+    const stopped = sample({ web: { state: 'exited', health: 'unhealthy', detail: { exitCode: 0 } } });
+    const v = pending(gate({ containers: stopped, now: at(60) }));
+    assert.match(v.message, /shop-web-1 is exited/);
+  });
+
   test('an unhealthy container fails the revision (Unhealthy) at once, with the last health check output', () => {
     const sick = sample({ db: { health: 'unhealthy', detail: { lastHealthOutput: 'pg_isready: no response' } } });
     const v = failed(gate({ containers: sick, now: at(1) }));
