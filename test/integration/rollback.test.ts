@@ -47,15 +47,6 @@ describe('the health gate and rollback to last-good', () => {
   });
   after(async () => h.close());
 
-  /** Waits until berth has finished `n` more passes, triggering them by rewriting the manifest unchanged. */
-  async function passesLater(f: StackFields, n: number): Promise<void> {
-    const target = h.operator!.passes + n;
-    while (h.operator!.passes < target) {
-      await h.writeStack(f);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-
   test('an unhealthy update is rolled back, quarantined, and retried only when asked or when the spec changes', async () => {
     const name = uniqueName('sick');
     const v1: StackFields = { name, version: '1.0.0', images: { web: good.pinned } };
@@ -90,7 +81,7 @@ describe('the health gate and rollback to last-good', () => {
 
     // Not re-applied over the next passes: no compose call, no new revision.
     const calls = h.compose!.invocations;
-    await passesLater(v2, 3);
+    await h.morePasses(v2, 3);
     assert.equal(h.compose!.invocations, calls, 'compose ran again for a quarantined version');
     assert.deepEqual(await h.state.revisionNumbers(name), [1, 2]);
     assert.equal(condition((await h.status({ stack: name }))!, 'Degraded')?.reason, 'RolledBack');
@@ -141,7 +132,7 @@ describe('the health gate and rollback to last-good', () => {
     assert.equal(s.status.lastGoodRevision, 1);
     assert.equal(s.status.history?.[0]?.outcome, 'Failed');
     const calls = h.compose!.invocations;
-    await passesLater(v2, 3);
+    await h.morePasses(v2, 3);
     assert.equal(h.compose!.invocations, calls);
     assert.ok((await webImage(name)).digests.includes(sick.digest), 'berth left the failed revision for a person to look at');
   });

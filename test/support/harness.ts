@@ -124,6 +124,23 @@ export class Harness {
     throw new Error(`timed out waiting for ${what}\nlast status:\n${stringify(last)}\nlog tail:\n${logTail}`);
   }
 
+  /**
+   * Waits until berth has finished `n` more reconcile passes, nudging it by rewriting `f`'s
+   * manifest unchanged: a way to say "berth looked again and still did nothing" without
+   * sleeping for a guessed time (an unchanged status is not rewritten, so it cannot tell).
+   */
+  async morePasses(f: StackFields, n: number, timeoutMs = 60_000): Promise<void> {
+    const operator = this.operator;
+    if (operator === undefined) throw new Error('morePasses: the operator is not started');
+    const target = operator.passes + n;
+    const deadline = Date.now() + timeoutMs;
+    while (operator.passes < target) {
+      if (Date.now() > deadline) throw new Error(`berth made ${operator.passes - target + n} of ${n} passes within ${timeoutMs} ms`);
+      await this.writeStack(f);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
   async close(): Promise<void> {
     await this.operator?.stop();
     for (const p of this.projects) await removeProject(p);
