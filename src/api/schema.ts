@@ -34,6 +34,10 @@ const metadata = {
   },
 } as const;
 
+/** Defaults of spec.health and spec.rollback, also applied to revisions written before they existed. */
+export const HEALTH_DEFAULTS = { progressDeadlineSeconds: 120, stableForSeconds: 10 } as const;
+export const ROLLBACK_DEFAULTS = { auto: true, keep: 10 } as const;
+
 // The health gate a new revision must pass before it counts as good. The defaults are what
 // a person would pick for a small web stack: ten seconds of continuous health, two minutes
 // at most to get there.
@@ -60,14 +64,14 @@ const healthSchema = {
       type: 'integer',
       minimum: 5,
       maximum: 86400,
-      default: 120,
+      default: HEALTH_DEFAULTS.progressDeadlineSeconds,
       description: 'A revision not proven healthy this long after compose up finished has failed (ProgressDeadlineExceeded).',
     },
     stableForSeconds: {
       type: 'integer',
       minimum: 0,
       maximum: 3600,
-      default: 10,
+      default: HEALTH_DEFAULTS.stableForSeconds,
       description: 'How long every container must stay running and healthy (and every probe pass) without a break.',
     },
     probes: {
@@ -86,14 +90,14 @@ const rollbackSchema = {
   properties: {
     auto: {
       type: 'boolean',
-      default: true,
+      default: ROLLBACK_DEFAULTS.auto,
       description: 'When a revision fails the health gate, converge back to the last revision that passed it.',
     },
     keep: {
       type: 'integer',
       minimum: 1,
       maximum: 1000,
-      default: 10,
+      default: ROLLBACK_DEFAULTS.keep,
       description: 'Entries of revision history kept in the status (and revision folders kept on disk).',
     },
   },

@@ -16,7 +16,7 @@ import { fenceCompose } from '../docker/fence.js';
 import { inspectContainers } from '../docker/inspect.js';
 import { observeProject } from '../docker/observe.js';
 import { ensureImages } from '../docker/pull.js';
-import { decide, decideOnFailure, healthOf } from '../plan/decide.js';
+import { decide, decideOnFailure, healthOf, rollbackPolicy } from '../plan/decide.js';
 import { stableHash } from '../plan/hash.js';
 import {
   abandonOperation,
@@ -248,7 +248,7 @@ export class Reconciler {
     }
     if (plan.steps.length > 0) observed = await observeProject(engine, project);
 
-    if (progress.operation !== undefined && journal.operation === undefined) await this.pruneRevisions(name, journal, desired);
+    if (progress.operation !== undefined && journal.operation === undefined) await this.pruneRevisions(name, journal, rollbackPolicy(desired, recorded.applied).keep);
     const status = await write({
       recorded,
       observed,
@@ -454,8 +454,7 @@ export class Reconciler {
   }
 
   /** Revision folders beyond what the Stack keeps go, never the current, last-good or in-flight one. */
-  private async pruneRevisions(name: string, journal: Progress, desired: Desired): Promise<void> {
-    const keep = desired.valid ? desired.target.stack.spec.rollback.keep : 10;
+  private async pruneRevisions(name: string, journal: Progress, keep: number): Promise<void> {
     const numbers = await this.deps.state.revisionNumbers(name);
     const pinned = new Set([journal.revision, journal.lastGoodRevision, journal.operation?.revision]);
     const old = numbers.slice(0, Math.max(0, numbers.length - keep)).filter((n) => !pinned.has(n));

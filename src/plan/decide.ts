@@ -2,6 +2,7 @@
 // reason for them. Pure and total: every input has an answer, so the controller never has
 // to guess, and every case is a row in a table test.
 import fastJsonPatch from 'fast-json-patch';
+import { HEALTH_DEFAULTS, ROLLBACK_DEFAULTS } from '../api/schema.js';
 import type { ResolvedStack } from '../api/types.js';
 import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.js';
 import { evaluateGate } from './gate.js';
@@ -18,7 +19,7 @@ import {
 } from './progress.js';
 import { renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
-import type { Drift, Observed, Plan, PlanInput, Progress, RevisionRecord, Step, Target } from './types.js';
+import type { Desired, Drift, Observed, Plan, PlanInput, Progress, RevisionRecord, Step, Target } from './types.js';
 
 const { compare } = fastJsonPatch;
 
@@ -88,15 +89,14 @@ export function retryTokenOf(stack: ResolvedStack): string | undefined {
  */
 export function healthOf(record: RevisionRecord): ResolvedStack['spec']['health'] {
   const spec: Partial<ResolvedStack['spec']> = record.spec;
-  return { progressDeadlineSeconds: 120, stableForSeconds: 10, ...spec.health };
+  return { ...HEALTH_DEFAULTS, ...spec.health };
 }
 
-/** Whether berth may roll back: what the person asks now, else what the revision was made with. */
-function rollbackOf(pass: Pass, record: RevisionRecord): ResolvedStack['spec']['rollback'] {
-  const d = pass.input.desired;
-  if (d.valid) return d.target.stack.spec.rollback;
-  const spec: Partial<ResolvedStack['spec']> = record.spec;
-  return { auto: true, keep: 10, ...spec.rollback };
+/** The rollback settings in force: what the person asks now, else what the revision was made with. */
+export function rollbackPolicy(desired: Desired, record: RevisionRecord | undefined): ResolvedStack['spec']['rollback'] {
+  if (desired.valid) return desired.target.stack.spec.rollback;
+  const spec: Partial<ResolvedStack['spec']> = record?.spec ?? {};
+  return { ...ROLLBACK_DEFAULTS, ...spec.rollback };
 }
 
 /** Keeps berth's applied revision running (self-heal), or says all is well. */
@@ -158,7 +158,7 @@ function onFailure(pass: Pass, record: RevisionRecord, reason: string, message: 
     ...(retryToken !== undefined ? { retryToken } : {}),
   });
   const lastGood = recorded.lastGood;
-  if (op.kind !== 'update' || !rollbackOf(pass, record).auto || lastGood === undefined || lastGood.revision === op.revision) {
+  if (op.kind !== 'update' || !rollbackPolicy(pass.input.desired, record).auto || lastGood === undefined || lastGood.revision === op.revision) {
     return { progress };
   }
   progress = startOperation(progress, {
@@ -468,8 +468,7 @@ export function decide(input: PlanInput): Plan {
 
 /** The history as long as the Stack keeps it. */
 function bounded(input: PlanInput, result: Plan): Plan {
-  const record = input.recorded.applied ?? input.recorded.operating;
-  const keep = input.desired.valid ? input.desired.target.stack.spec.rollback.keep : (record?.spec.rollback?.keep ?? 10);
+  const { keep } = rollbackPolicy(input.desired, input.recorded.applied ?? input.recorded.operating);
   return { ...result, progress: trimHistory(result.progress, keep) };
 }
 
