@@ -216,9 +216,9 @@ export class Reconciler {
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
     }
     else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
+    // Write-ahead: execute() writes the journal before each step, the first included; a plan
+    // without steps has its journal written with the status at the end of the pass.
     let journal = plan.progress;
-    // Write-ahead: the journal the plan announces is on disk before any of its steps runs.
-    await write({ recorded, observed, plan, progress: journal });
 
     let error: StepError | undefined;
     let appliedAt: Date | undefined;

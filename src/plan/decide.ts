@@ -19,7 +19,7 @@ import {
 } from './progress.js';
 import { renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
-import type { Desired, Drift, Observed, Plan, PlanInput, Progress, RevisionRecord, Step, Target } from './types.js';
+import type { Desired, Drift, Observed, Plan, PlanAction, PlanInput, Progress, RevisionRecord, Step } from './types.js';
 
 const { compare } = fastJsonPatch;
 
@@ -334,28 +334,11 @@ function steady(pass: Pass): Plan {
   if (applied !== undefined && applied.targetKey === target.key && !provenOrUnknown(pass.progress, applied.revision)) {
     // The applied revision never passed its gate (it failed and a retry was asked, or it was
     // superseded and is asked for again): put it through the gate once more.
-    const progress = startOperation(pass.progress, {
-      id: pass.operationId,
-      kind: 'update',
-      record: applied,
-      desiredKey: target.key,
-      step: 'pull',
-      now,
+    return startUpdate(pass, applied, undefined, {
+      action: 'resume',
+      reason: 'Resuming',
+      message: `verifying revision ${applied.revision} (version ${applied.version}) again; it has not passed its health gate`,
     });
-    const runs = revisionRuns(applied);
-    return plan(
-      {
-        action: 'resume',
-        steps: applySteps(applied),
-        drift: findDrift(runs, observed),
-        reason: 'Resuming',
-        message: `verifying revision ${applied.revision} (version ${applied.version}) again; it has not passed its health gate`,
-        awaitingApproval: false,
-        progress,
-      },
-      runs,
-      observed,
-    );
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {
@@ -379,31 +362,13 @@ function steady(pass: Pass): Plan {
   // The revision was written but berth has no journal of applying it (its status was lost):
   // finish that revision instead of writing a duplicate.
   if (latest !== undefined && latest.targetKey === target.key && latest.revision > (applied?.revision ?? 0)) {
-    const runs = revisionRuns(latest);
-    const progress = startOperation(pass.progress, {
-      id: pass.operationId,
-      kind: 'update',
-      record: latest,
-      desiredKey: target.key,
-      ...(applied !== undefined ? { fromRevision: applied.revision } : {}),
-      step: 'pull',
-      now,
+    return startUpdate(pass, latest, applied, {
+      action: 'resume',
+      reason: 'Resuming',
+      message: pass.progress.history.some((e) => e.revision === latest.revision)
+        ? `applying revision ${latest.revision} (version ${target.version}) again; it is on disk already`
+        : `resuming revision ${latest.revision} (version ${target.version}), written but not yet applied`,
     });
-    return plan(
-      {
-        action: 'resume',
-        steps: applySteps(latest),
-        drift: findDrift(runs, observed),
-        reason: 'Resuming',
-        message: pass.progress.history.some((e) => e.revision === latest.revision)
-          ? `applying revision ${latest.revision} (version ${target.version}) again; it is on disk already`
-          : `resuming revision ${latest.revision} (version ${target.version}), written but not yet applied`,
-        awaitingApproval: false,
-        progress,
-      },
-      runs,
-      observed,
-    );
   }
 
   const revision = Math.max(latest?.revision ?? 0, applied?.revision ?? 0) + 1;
@@ -421,25 +386,44 @@ function steady(pass: Pass): Plan {
     spec: target.stack.spec,
     created: now.toISOString(),
   };
-  const runs = revisionRuns(record);
   const from = applied === undefined ? '' : ` (from version ${applied.version}, revision ${applied.revision})`;
+  return startUpdate(
+    pass,
+    record,
+    applied,
+    { action: 'apply', reason: 'Applying', message: `applying version ${target.version} as revision ${revision}${from}` },
+    { kind: 'writeRevision', record, composeText: rendered.composeText },
+  );
+}
+
+/**
+ * Starts an update operation to `record` (journal entry and history) and plans its steps:
+ * pull, then `write` when the revision is new, then compose up.
+ */
+function startUpdate(
+  pass: Pass,
+  record: RevisionRecord,
+  from: RevisionRecord | undefined,
+  why: { action: PlanAction; reason: string; message: string },
+  write?: Step,
+): Plan {
+  const { desired, observed, now } = pass.input;
   const progress = startOperation(pass.progress, {
     id: pass.operationId,
     kind: 'update',
     record,
-    desiredKey: target.key,
-    ...(applied !== undefined ? { fromRevision: applied.revision } : {}),
+    desiredKey: desired.valid ? desired.target.key : record.targetKey,
+    ...(from !== undefined ? { fromRevision: from.revision } : {}),
     step: 'pull',
     now,
   });
+  const runs = revisionRuns(record);
   const [pull, composeUp] = applySteps(record);
   return plan(
     {
-      action: 'apply',
-      steps: [pull!, { kind: 'writeRevision', record, composeText: rendered.composeText }, composeUp!],
+      ...why,
+      steps: write !== undefined ? [pull!, write, composeUp!] : [pull!, composeUp!],
       drift: findDrift(runs, observed),
-      reason: 'Applying',
-      message: `applying version ${target.version} as revision ${revision}${from}`,
       awaitingApproval: false,
       progress,
     },
