@@ -92,25 +92,43 @@ async function noopPass(size: number, image: TestImage, engine: Engine, compose:
   }
 }
 
-async function editToHealthy(a: TestImage, b: TestImage) {
-  // berth: the operator running, a person edits the manifest.
+/** berth running one stack and, beside it, a raw compose project doing the same work by hand. */
+interface SideBySide {
+  h: Harness;
+  name: string;
+  /** `docker compose up -d --wait` of the raw project, its one service on `image`, plus extra flags. */
+  rawUp(image: TestImage, ...flags: string[]): Promise<void>;
+}
+
+/** Both sides first deployed on `first` (berth at version `version`); everything is removed afterwards. */
+async function sideBySide<T>(prefix: string, first: TestImage, version: string, body: (s: SideBySide) => Promise<T>): Promise<T> {
   const h = await Harness.create();
-  const name = uniqueName('edit');
+  const name = uniqueName(prefix);
+  const rawProject = uniqueName(`raw${prefix}`);
+  const rawDir = await mkdtemp(join(tmpdir(), 'berth-bench-raw-'));
+  const rawFile = join(rawDir, 'compose.yaml');
+  const rawUp = async (image: TestImage, ...flags: string[]) => {
+    await writeFile(rawFile, stringify({ services: { web: { image: image.pinned } } }));
+    await exec('docker', ['compose', '-p', rawProject, '-f', rawFile, 'up', '-d', '--wait', '--remove-orphans', ...flags]);
+  };
+  try {
+    await h.writeStack({ name, version, images: { web: first.pinned } }, stringify({ services: { web: { image: first.ref } } }));
+    await h.start();
+    await h.waitFor({ stack: name }, 'first deploy', isReady(version));
+    await rawUp(first);
+    return await body({ h, name, rawUp });
+  } finally {
+    await h.close();
+    await removeProject(rawProject);
+    await rm(rawDir, { recursive: true, force: true });
+  }
+}
+
+async function editToHealthy(a: TestImage, b: TestImage) {
+  // berth: the operator running, a person edits the manifest; raw: the same change by hand.
   const berthMs: number[] = [];
   const rawMs: number[] = [];
-  const rawProject = uniqueName('raw');
-  const rawDir = await mkdtemp(join(tmpdir(), 'berth-bench-raw-'));
-  try {
-    await h.writeStack({ name, version: '0', images: { web: a.pinned } }, stringify({ services: { web: { image: a.ref } } }));
-    await h.start();
-    await h.waitFor({ stack: name }, 'first deploy', isReady('0'));
-    // raw compose: the same change by hand.
-    const rawFile = join(rawDir, 'compose.yaml');
-    const up = async (img: TestImage) => {
-      await writeFile(rawFile, stringify({ services: { web: { image: img.pinned } } }));
-      await exec('docker', ['compose', '-p', rawProject, '-f', rawFile, 'up', '-d', '--wait', '--remove-orphans']);
-    };
-    await up(a);
+  await sideBySide('edit', a, '0', async ({ h, name, rawUp }) => {
     for (let i = 1; i <= EDITS; i++) {
       const img = i % 2 === 1 ? b : a;
       let t = performance.now();
@@ -118,14 +136,10 @@ async function editToHealthy(a: TestImage, b: TestImage) {
       await h.waitFor({ stack: name }, `edit ${i}`, (s) => isReady(String(i))(s) && s.status.services.every((x) => x.containers.every((c) => c.health === 'healthy')));
       berthMs.push(performance.now() - t);
       t = performance.now();
-      await up(img);
+      await rawUp(img);
       rawMs.push(performance.now() - t);
     }
-  } finally {
-    await h.close();
-    await removeProject(rawProject);
-    await rm(rawDir, { recursive: true, force: true });
-  }
+  });
   const { berth, raw, ratioBerthToRaw } = versus(berthMs, rawMs);
   return {
     edits: EDITS,
@@ -151,20 +165,9 @@ async function healthyOn(engine: Engine, project: string, digest: string): Promi
 }
 
 async function failureToLastGood(engine: Engine, good: TestImage, sick: TestImage) {
-  const h = await Harness.create();
-  const name = uniqueName('fail');
-  const rawProject = uniqueName('rawre');
-  const rawDir = await mkdtemp(join(tmpdir(), 'berth-bench-raw-'));
   const berthMs: number[] = [];
   const rawMs: number[] = [];
-  try {
-    await h.writeStack({ name, version: '1', images: { web: good.pinned } }, stringify({ services: { web: { image: good.ref } } }));
-    await h.start();
-    await h.waitFor({ stack: name }, 'first deploy', isReady('1'));
-    const rawFile = join(rawDir, 'compose.yaml');
-    await writeFile(rawFile, stringify({ services: { web: { image: good.pinned } } }));
-    const raw = ['compose', '-p', rawProject, '-f', rawFile, 'up', '-d', '--wait', '--remove-orphans'];
-    await exec('docker', raw);
+  await sideBySide('fail', good, '1', async ({ h, name, rawUp }) => {
     for (let i = 1; i <= FAILURES; i++) {
       // Each round asks for the failed version again through the retry annotation.
       await h.writeStack({ name, version: '2', images: { web: sick.pinned }, annotations: { 'berth.dev/retry': String(i) } });
@@ -174,14 +177,10 @@ async function failureToLastGood(engine: Engine, good: TestImage, sick: TestImag
       berthMs.push(healthyAt - detected);
       await h.waitFor({ stack: name }, `rollback ${i} verified`, (st) => st.status.operation === undefined && st.status.currentVersion === '1');
       const t = performance.now();
-      await exec('docker', [...raw, '--force-recreate']);
+      await rawUp(good, '--force-recreate');
       rawMs.push(performance.now() - t);
     }
-  } finally {
-    await h.close();
-    await removeProject(rawProject);
-    await rm(rawDir, { recursive: true, force: true });
-  }
+  });
   const { berth, raw, ratioBerthToRaw } = versus(berthMs, rawMs);
   return {
     failures: FAILURES,
