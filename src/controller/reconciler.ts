@@ -214,8 +214,7 @@ export class Reconciler {
     if (plan.action === 'verify') {
       slog.debug({ reason: plan.reason }, plan.message);
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
-    }
-    else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
+    } else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
     // Write-ahead: execute() writes the journal before each step, the first included; a plan
     // without steps has its journal written with the status at the end of the pass.
     let journal = plan.progress;
@@ -223,6 +222,8 @@ export class Reconciler {
     let error: StepError | undefined;
     let appliedAt: Date | undefined;
     let current: Plan | undefined = plan;
+    // The plan the status describes: a rollback started in this pass replaces the failed one.
+    let shown = plan;
     while (current !== undefined && current.steps.length > 0) {
       const running: Plan = current;
       current = undefined;
@@ -241,18 +242,21 @@ export class Reconciler {
           // The update failed for good: roll back in this same pass.
           slog.warn({ action: outcome.next.action, reason: outcome.next.reason }, outcome.next.message);
           current = outcome.next;
+          shown = outcome.next;
         }
-        await write({ recorded, observed, plan: outcome.next ?? plan, progress: journal, error: err });
+        await write({ recorded, observed, plan: shown, progress: journal, error: err });
       }
       recorded = await this.loadRecorded(name, journal);
     }
     if (plan.steps.length > 0) observed = await observeProject(engine, project);
 
-    if (progress.operation !== undefined && journal.operation === undefined) await this.pruneRevisions(name, journal, rollbackPolicy(desired, recorded.applied).keep);
+    if (progress.operation !== undefined && journal.operation === undefined) {
+      await this.pruneRevisions(name, journal, rollbackPolicy(desired, recorded.applied).keep);
+    }
     const status = await write({
       recorded,
       observed,
-      plan,
+      plan: shown,
       progress: journal,
       ...(error ? { error } : {}),
       ...(appliedAt ? { appliedAt } : {}),

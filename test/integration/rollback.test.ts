@@ -1,6 +1,11 @@
 // The health gate and rollback on a real engine: an update that does not come up healthy is
 // undone without a person, reported as a failure, and never applied again by itself.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { after, before, describe, test } from 'node:test';
 import type { StackStatus } from '../../src/api/types.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
@@ -119,6 +124,30 @@ describe('the health gate and rollback to last-good', () => {
     assert.equal(s.status.quarantine?.reason, 'ProgressDeadlineExceeded');
     assert.match(s.status.quarantine?.message ?? '', /probe http:\/\/[0-9.]+:8080\/missing of .*status 404/);
     assert.ok((await webImage(name)).digests.includes(plain.digest));
+  });
+
+  test('an update whose compose up fails (its port is taken) is rolled back in the same pass, reason ApplyFailed', async () => {
+    const name = uniqueName('applyfail');
+    // Something else on this host holds the port the new version wants to publish.
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const port = (squatter.address() as AddressInfo).port;
+    try {
+      await h.writeStack({ name, version: '1.0.0', images: { web: good.pinned } }, composeFile({ web: 'placeholder' }));
+      await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+      await writeFile(
+        join(h.manifests, name, 'compose.yaml'),
+        stringify({ services: { web: { image: 'placeholder', init: false, ports: [`127.0.0.1:${port}:8080`] } } }),
+      );
+      await h.writeStack({ name, version: '1.1.0', images: { web: good2.pinned } });
+      const s = await h.waitFor({ stack: name }, 'rolled back to 1.0.0', rolledBack('1.0.0'));
+      assert.equal(s.status.quarantine?.reason, 'ApplyFailed');
+      assert.match(s.status.quarantine?.message ?? '', /compose up of revision 2 failed/);
+      assert.equal(s.status.history?.find((e) => e.revision === 2)?.outcome, 'RolledBack');
+      assert.ok((await webImage(name)).digests.includes(good.digest), 'revision 1 runs again');
+    } finally {
+      squatter.close();
+    }
   });
 
   test('with rollback.auto off a failed revision is left as it is, reported Failed, and not retried', async () => {
