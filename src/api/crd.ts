@@ -2,7 +2,7 @@
 // that understand CRDs (editors, kubeconform, GitOps validators) check manifests with the
 // exact rules berth applies. crds/ is generated; a test fails when it is stale.
 import { stringify } from 'yaml';
-import { API_GROUP, API_VERSION_NAME, stackSchema, stackStatusSchema } from './schema.js';
+import { API_GROUP, API_VERSION_NAME, releaseSchema, stackSchema, stackStatusSchema } from './schema.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -17,7 +17,8 @@ export function toStructural(schema: Json): Json {
   if (schema === null || typeof schema !== 'object') return schema;
   const out: { [k: string]: Json } = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (key === '$id' || key === 'title' || key === 'propertyNames') continue;
+    // CRD schemas have no if/then; berth itself still enforces it (validate.ts).
+    if (key === '$id' || key === 'title' || key === 'propertyNames' || key === 'if' || key === 'then') continue;
     if (key === 'additionalProperties' && value === false) continue;
     if (key === 'const') {
       out['type'] = typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string';
@@ -72,5 +73,6 @@ export function renderCrds(): Map<string, string> {
     'stackstatus.yaml',
     header + stringify(crd({ kind: 'StackStatus', plural: 'stackstatuses' }, stackStatusSchema as unknown as Json)),
   );
+  files.set('release.yaml', header + stringify(crd({ kind: 'Release', plural: 'releases' }, releaseSchema as unknown as Json)));
   return files;
 }

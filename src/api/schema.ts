@@ -105,6 +105,79 @@ const rollbackSchema = {
 
 export const UPDATE_MODES = ['auto', 'notify', 'disabled'] as const;
 
+/** Semantic versions (semver.org 2.0.0), as release versions must be. */
+export const SEMVER_PATTERN =
+  '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$';
+
+export const CHANNEL_DEFAULTS = { name: 'stable', intervalSeconds: 300, jitterSeconds: 30, timeoutSeconds: 10 } as const;
+export const POLICY_DEFAULTS = { autoApply: 'minor', minReleaseAgeSeconds: 0 } as const;
+export const SEMVER_CHANGES = ['patch', 'minor', 'major'] as const;
+
+// Where a vendor publishes releases, and the key that must have signed them. berth trusts
+// no field of a release before its signature checks out against this key.
+const channelSchema = {
+  type: 'object',
+  required: ['url', 'publicKey'],
+  additionalProperties: false,
+  description: 'The release feed this stack checks in with.',
+  properties: {
+    url: {
+      type: 'string',
+      pattern: '^https?://[^\\s]+$',
+      description: 'Base URL of the feed; berth reads <url>/<name>/index.json.',
+    },
+    name: { ...dnsLabel, default: CHANNEL_DEFAULTS.name, description: 'The channel: stable, beta, or any name the vendor publishes.' },
+    publicKey: {
+      type: 'string',
+      minLength: 1,
+      description: "The vendor's ed25519 public key: a PEM file's path (relative to this manifest) or the PEM text itself.",
+    },
+    intervalSeconds: {
+      type: 'integer',
+      minimum: 10,
+      maximum: 86400,
+      default: CHANNEL_DEFAULTS.intervalSeconds,
+      description: 'How often berth checks in.',
+    },
+    jitterSeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 3600,
+      default: CHANNEL_DEFAULTS.jitterSeconds,
+      description: 'Up to this much is added at random to each interval, so a fleet does not check in all at once.',
+    },
+    timeoutSeconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 300,
+      default: CHANNEL_DEFAULTS.timeoutSeconds,
+      description: 'A check-in that has not received the whole index by then fails (FeedTimeout).',
+    },
+  },
+} as const;
+
+const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'Which releases from the channel berth applies without a person.',
+  properties: {
+    autoApply: {
+      enum: SEMVER_CHANGES,
+      default: POLICY_DEFAULTS.autoApply,
+      description:
+        'The largest semver change applied without approval in auto mode; a larger one waits for spec.approve, as in notify mode.',
+    },
+    minReleaseAgeSeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 31536000,
+      default: POLICY_DEFAULTS.minReleaseAgeSeconds,
+      description: 'Cooldown: a release younger than this (by its signed publish time) is not applied automatically.',
+    },
+  },
+} as const;
+
 export const stackSchema = {
   $id: 'https://berth.dev/schemas/v1alpha1/stack.json',
   title: 'Stack',
@@ -118,8 +191,11 @@ export const stackSchema = {
     metadata,
     spec: {
       type: 'object',
-      required: ['compose', 'version'],
+      required: ['compose'],
       additionalProperties: false,
+      // A stack either names its version or follows a channel for it.
+      if: { not: { required: ['version'] } },
+      then: { required: ['channel'] },
       properties: {
         compose: {
           type: 'object',
@@ -138,11 +214,12 @@ export const stackSchema = {
           type: 'string',
           minLength: 1,
           maxLength: 128,
-          description: 'The target version: what the stack should run.',
+          description: 'The target version: what the stack should run. Without it the stack follows spec.channel.',
         },
         images: {
           type: 'object',
-          description: 'Service name -> image pinned by digest. Services not named keep the image of the compose file.',
+          description:
+            "Service name -> image pinned by digest. Services not named keep the image of the compose file (or, following a channel, the release's).",
           propertyNames: { pattern: '^[a-zA-Z0-9._-]+$' },
           additionalProperties: pinnedImage,
         },
@@ -166,6 +243,8 @@ export const stackSchema = {
         },
         health: healthSchema,
         rollback: rollbackSchema,
+        channel: channelSchema,
+        policy: policySchema,
       },
     },
   },
@@ -280,6 +359,23 @@ const historyEntrySchema = {
   },
 } as const;
 
+// The newest release on the channel that is newer than what runs, as the status shows it.
+const availableSchema = {
+  type: 'object',
+  required: ['version', 'channel'],
+  additionalProperties: false,
+  description: 'The newest verified release on the channel that is newer than what runs.',
+  properties: {
+    version: { type: 'string' },
+    channel: { type: 'string' },
+    notes: { type: 'string' },
+    published: { type: 'string', format: 'date-time' },
+    change: { enum: ['major', 'minor', 'patch', 'prerelease', 'install'], description: 'How far it is from what runs.' },
+    downloaded: { type: 'boolean', description: "Every image of the release is on this host (pre-downloaded)." },
+    waitingFor: { type: 'string', description: 'Why berth does not apply it by itself (approval, cooldown, pinned version, mode).' },
+  },
+} as const;
+
 export const stackStatusSchema = {
   $id: 'https://berth.dev/schemas/v1alpha1/stackstatus.json',
   title: 'StackStatus',
@@ -316,12 +412,98 @@ export const stackStatusSchema = {
         operation: operationSchema,
         quarantine: quarantineSchema,
         history: { type: 'array', items: historyEntrySchema, description: 'Newest first, bounded by spec.rollback.keep.' },
+        lastCheckIn: { type: 'string', format: 'date-time', description: 'When berth last accepted an answer from the release feed.' },
+        available: availableSchema,
         lastAppliedTime: { type: 'string', format: 'date-time' },
         lastReconcileTime: { type: 'string', format: 'date-time' },
         lastError: { type: 'string' },
         services: { type: 'array', items: serviceStatusSchema },
         conditions: { type: 'array', items: conditionSchema },
       },
+    },
+  },
+} as const;
+
+// What a vendor publishes on a channel. `berth release publish` adds spec.channel,
+// spec.published and the signature; berth verifies the signature over the canonical form
+// of everything but the signature before it reads any other field.
+const releaseBody = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { const: API_VERSION },
+    kind: { const: 'Release' },
+    metadata,
+    spec: {
+      type: 'object',
+      required: ['version', 'images'],
+      additionalProperties: false,
+      properties: {
+        version: { type: 'string', maxLength: 128, pattern: SEMVER_PATTERN, description: 'The semantic version of the release.' },
+        images: {
+          type: 'object',
+          minProperties: 1,
+          maxProperties: 256,
+          propertyNames: { pattern: '^[a-zA-Z0-9._-]+$' },
+          additionalProperties: pinnedImage,
+          description: 'Service name -> image pinned by digest.',
+        },
+        notes: { type: 'string', maxLength: 65536, description: 'What changed, for the admin who approves.' },
+        compose: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 262144,
+          description: "The compose file of this release, when the stack's shape changes; it replaces the stack's own from this revision on.",
+        },
+        channel: { ...dnsLabel, description: 'The channel it was published on (set by berth release publish).' },
+        published: { type: 'string', format: 'date-time', description: 'When it was published (set by berth release publish).' },
+      },
+    },
+    signature: {
+      type: 'object',
+      required: ['algorithm', 'keyId', 'value'],
+      additionalProperties: false,
+      description: 'Detached ed25519 signature over the canonical form of the rest of the document.',
+      properties: {
+        algorithm: { const: 'ed25519' },
+        keyId: { type: 'string', pattern: '^[a-f0-9]{16}$', description: "First 16 hex digits of the SHA-256 of the public key's DER form." },
+        value: { type: 'string', pattern: '^[A-Za-z0-9+/]{86}==$', description: 'The 64-byte signature, base64.' },
+      },
+    },
+  },
+} as const;
+
+export const releaseSchema = {
+  $id: 'https://berth.dev/schemas/v1alpha1/release.json',
+  title: 'Release',
+  description: 'A release a vendor publishes on a channel: version, images by digest, notes, optional compose file.',
+  ...releaseBody,
+} as const;
+
+/** Upper bounds of a feed berth accepts: a hostile server cannot make berth hold more. */
+export const FEED_LIMITS = { maxBytes: 4 * 1024 * 1024, maxReleases: 200 } as const;
+
+export const releaseIndexSchema = {
+  $id: 'https://berth.dev/schemas/v1alpha1/releaseindex.json',
+  title: 'ReleaseIndex',
+  description: 'What <feed>/<channel>/index.json serves: the signed releases of one channel.',
+  type: 'object',
+  required: ['apiVersion', 'kind', 'channel', 'releases'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { const: API_VERSION },
+    kind: { const: 'ReleaseIndex' },
+    channel: dnsLabel,
+    report: {
+      type: 'string',
+      pattern: '^https?://[^\\s]+$',
+      description: 'Where berth POSTs the outcome of applying a release (optional).',
+    },
+    releases: {
+      type: 'array',
+      maxItems: FEED_LIMITS.maxReleases,
+      items: { ...releaseBody, required: [...releaseBody.required, 'signature'] },
     },
   },
 } as const;

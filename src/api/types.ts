@@ -1,6 +1,6 @@
 // TypeScript types derived from the schemas, so the two can never disagree.
 import type { FromSchema } from 'json-schema-to-ts';
-import type { stackSchema, stackStatusSchema, UPDATE_MODES } from './schema.js';
+import type { releaseIndexSchema, releaseSchema, stackSchema, stackStatusSchema, UPDATE_MODES } from './schema.js';
 
 export type Stack = FromSchema<typeof stackSchema>;
 export type StackSpec = Stack['spec'];
@@ -21,6 +21,8 @@ export type ResolvedStack = Stack & {
       probes?: Array<ProbeSpec & { path: string; expectStatus: number; timeoutSeconds: number }>;
     };
     rollback: RollbackSpec & { auto: boolean; keep: number };
+    channel?: ChannelSpec & { name: string; intervalSeconds: number; jitterSeconds: number; timeoutSeconds: number };
+    policy: PolicySpec & { autoApply: SemverChange; minReleaseAgeSeconds: number };
   };
 };
 
@@ -37,3 +39,15 @@ export type OperationStep = Operation['step'];
 export type Quarantine = NonNullable<StackStatusBody['quarantine']>;
 export type HistoryEntry = NonNullable<StackStatusBody['history']>[number];
 export type Outcome = HistoryEntry['outcome'];
+
+export type ChannelSpec = NonNullable<StackSpec['channel']>;
+export type PolicySpec = NonNullable<StackSpec['policy']>;
+export type SemverChange = PolicySpec['autoApply'];
+export type Available = NonNullable<StackStatusBody['available']>;
+
+export type Release = FromSchema<typeof releaseSchema>;
+export type ReleaseSpec = Release['spec'];
+export type Signature = NonNullable<Release['signature']>;
+/** A release as it appears in an index: signed. */
+export type SignedRelease = Release & { signature: Signature };
+export type ReleaseIndex = FromSchema<typeof releaseIndexSchema>;

@@ -11,7 +11,9 @@ import type { ResolvedStack, StackStatus } from './types.js';
 // module object, so reach through it once here.
 const addFormats = addFormatsModule.default;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// strictRequired is off because the Stack's "version or channel" rule names, inside if/then,
+// fields that are defined one level up (where they belong).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
 // Schemas carry `description`, which strict mode knows; `default` under useDefaults too.
 const stackValidator: ValidateFunction = ajv.compile(stackSchema);
@@ -51,6 +53,9 @@ function describe(e: ErrorObject): FieldProblem {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required':
+      if (e.schemaPath.endsWith('/then/required') && base === 'spec') {
+        return { path: 'spec.version', message: 'is required unless spec.channel is set (a stack names its version or follows a release channel)' };
+      }
       return { path: join(String(p['missingProperty'])), message: 'is required but missing' };
     case 'additionalProperties':
       return { path: join(String(p['additionalProperty'])), message: 'is not a known field (check its spelling and indentation)' };
@@ -76,6 +81,8 @@ function problemsOf(errors: ErrorObject[] | null | undefined): FieldProblem[] {
   for (const e of errors ?? []) {
     // A failed propertyNames also reports the inner pattern failure; keep the clearer one.
     if (e.keyword === 'pattern' && e.propertyName !== undefined) continue;
+    // An if/then failure also reports the `required` inside `then`, which names the field.
+    if (e.keyword === 'if') continue;
     const p = describe(e);
     const key = `${p.path}\u0000${p.message}`;
     if (!seen.has(key)) {

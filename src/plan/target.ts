@@ -47,7 +47,7 @@ export function resolveTarget(src: TargetSource): Target {
   }
   const project = stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = dirnameOf(src.composeFile);
-  const version = stack.spec.version;
+  const version = stack.spec.version ?? '';
   return {
     stack,
     manifest: src.manifest,

@@ -70,6 +70,7 @@ export function stack(o: StackOptions = {}): ResolvedStack {
       resyncSeconds: o.resyncSeconds ?? 30,
       health: { progressDeadlineSeconds: 120, stableForSeconds: 10, ...o.health },
       rollback: { auto: true, keep: 10, ...o.rollback },
+      policy: { autoApply: 'minor', minReleaseAgeSeconds: 0 },
     },
   };
 }

@@ -51,9 +51,12 @@ describe('parseStack', () => {
     assert.equal(s.spec.resyncSeconds, 600);
   });
 
-  test('a missing spec.version is reported at spec.version as required', () => {
+  test('a stack with neither spec.version nor spec.channel is told it needs one of them', () => {
     const { error, problems } = problemsOf(manifest('  compose:\n    file: compose.yaml\n'));
-    assert.deepEqual(problemAt(problems, 'spec.version'), { path: 'spec.version', message: 'is required but missing' });
+    assert.deepEqual(problemAt(problems, 'spec.version'), {
+      path: 'spec.version',
+      message: 'is required unless spec.channel is set (a stack names its version or follows a release channel)',
+    });
     assert.ok(error.message.startsWith(`${FILE}: `), error.message);
     assert.match(error.message, /spec\.version: is required but missing/);
   });
