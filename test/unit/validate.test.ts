@@ -58,7 +58,7 @@ describe('parseStack', () => {
       message: 'is required unless spec.channel is set (a stack names its version or follows a release channel)',
     });
     assert.ok(error.message.startsWith(`${FILE}: `), error.message);
-    assert.match(error.message, /spec\.version: is required but missing/);
+    assert.match(error.message, /spec\.version: is required unless spec\.channel is set/);
   });
 
   test('a misspelt field is reported as unknown at its own path', () => {
