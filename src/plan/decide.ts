@@ -349,12 +349,10 @@ function steady(pass: Pass): Plan {
     });
   }
 
-  // A new target. notify mode applies it only with an approval of exactly this version.
-  if (spec.mode === 'notify' && spec.approve !== target.version) {
-    const ask = `version ${target.version} waits for approval: set spec.approve to "${target.version}"`;
-    const message =
-      spec.approve === undefined ? ask : `${ask} (spec.approve is "${spec.approve}", which approves no other version)`;
-    const why = { reason: 'AwaitingApproval', message, awaitingApproval: true };
+  // A new target that must wait: notify mode without an approval of exactly this version,
+  // a release beyond the policy, a cooldown, or a channel that has offered nothing yet.
+  if (target.hold !== undefined) {
+    const why = { ...target.hold };
     if (applied !== undefined) return keepApplied(pass, applied, why);
     return idle(pass, targetRuns(target), why);
   }
@@ -385,6 +383,7 @@ function steady(pass: Pass): Plan {
     services: rendered.services,
     spec: target.stack.spec,
     created: now.toISOString(),
+    ...(target.release !== undefined ? { release: target.release } : {}),
   };
   const from = applied === undefined ? '' : ` (from version ${applied.version}, revision ${applied.revision})`;
   return startUpdate(

@@ -2,10 +2,11 @@
 // Conditions follow the Kubernetes shape; a condition's lastTransitionTime moves only when
 // its status does, so watchers can tell a flap from a steady state.
 import { API_VERSION } from '../api/schema.js';
-import type { Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
+import type { Available, Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
 import { revisionRuns, targetRuns } from './runs.js';
-import type { Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
+import type { AvailableRelease } from './offer.js';
+import type { ChannelView, Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
 
 export interface StatusInput {
   /** Key of the status: the stack's name, or the file name of a manifest that never parsed. */
@@ -92,6 +93,32 @@ function degradedCondition(input: StatusInput, healthy: Cond): Cond {
   return { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'nothing failed' };
 }
 
+/** Is a newer release on the channel, and what becomes of it? */
+function updateAvailableCondition(channel: ChannelView): Cond {
+  const a = channel.available;
+  if (a === undefined) {
+    const message = channel.lastCheckIn === undefined ? `no release seen on channel ${channel.name} yet` : `nothing newer than what runs on channel ${channel.name}`;
+    return { type: 'UpdateAvailable', status: 'False', reason: 'UpToDate', message };
+  }
+  const what = `version ${a.release.spec.version} (${a.change}) on channel ${channel.name}`;
+  const fetched = a.downloaded === true ? '; its images are downloaded' : '';
+  if (a.waitingFor === undefined) return { type: 'UpdateAvailable', status: 'True', reason: 'Applying', message: `${what} is being applied${fetched}` };
+  return { type: 'UpdateAvailable', status: 'True', reason: a.waitingReason ?? 'Waiting', message: `${what} waits: ${a.waitingFor}${fetched}` };
+}
+
+/** Did the last check-in with the feed go through, and if not, why was it refused? */
+function feedCondition(channel: ChannelView): Cond {
+  const r = channel.refused;
+  if (r !== undefined && (channel.lastCheckIn === undefined || r.at >= channel.lastCheckIn)) {
+    const kept = channel.lastCheckIn !== undefined ? `; berth keeps the releases it accepted at ${channel.lastCheckIn}` : '';
+    return { type: 'FeedAccepted', status: 'False', reason: r.reason, message: `${r.message}${kept}; nothing in the running stack was changed` };
+  }
+  if (channel.lastCheckIn === undefined) {
+    return { type: 'FeedAccepted', status: 'Unknown', reason: 'NotCheckedIn', message: `berth has not checked in with ${channel.url} yet` };
+  }
+  return { type: 'FeedAccepted', status: 'True', reason: 'Verified', message: `the check-in at ${channel.lastCheckIn} was accepted: every release verified` };
+}
+
 function mergeConditions(next: Cond[], previous: readonly Condition[], generation: string | undefined, now: Date): Condition[] {
   const before = new Map(previous.map((c) => [c.type, c]));
   return next.map((c) => {
@@ -124,6 +151,19 @@ function serviceStatuses(observed: Observed, expected: readonly ExpectedRun[]): 
     });
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function availableOf(a: AvailableRelease & { downloaded?: boolean }, channel: string): Available {
+  const { spec } = a.release;
+  return {
+    version: spec.version,
+    channel,
+    ...(spec.notes !== undefined ? { notes: spec.notes } : {}),
+    ...(spec.published !== undefined ? { published: spec.published } : {}),
+    change: a.change,
+    ...(a.downloaded !== undefined ? { downloaded: a.downloaded } : {}),
+    ...(a.waitingFor !== undefined ? { waitingFor: a.waitingFor } : {}),
+  };
 }
 
 export function buildStatus(input: StatusInput): StackStatus {
@@ -176,11 +216,21 @@ export function buildStatus(input: StatusInput): StackStatus {
   }
   conds.push(ready, synced, healthy, progressing, degraded);
 
+  const channel = desired.valid ? desired.target.channel : undefined;
+  const offered = channel?.available;
   conds.push(
     plan.awaitingApproval
       ? { type: 'AwaitingApproval', status: 'True', reason: 'ApprovalRequired', message: plan.message }
-      : { type: 'AwaitingApproval', status: 'False', reason: 'NothingToApprove', message: 'no version waits for approval' },
+      : offered?.awaitingApproval === true
+        ? {
+            type: 'AwaitingApproval',
+            status: 'True',
+            reason: 'ApprovalRequired',
+            message: `version ${offered.release.spec.version} from channel ${channel!.name} waits: ${offered.waitingFor ?? ''}`,
+          }
+        : { type: 'AwaitingApproval', status: 'False', reason: 'NothingToApprove', message: 'no version waits for approval' },
   );
+  if (channel !== undefined) conds.push(updateAvailableCondition(channel), feedCondition(channel));
   conds.push(
     desired.valid
       ? { type: 'SpecInvalid', status: 'False', reason: 'Valid', message: 'the manifest is valid' }
@@ -208,13 +258,15 @@ export function buildStatus(input: StatusInput): StackStatus {
       ...(observed.project !== '' ? { project: observed.project } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      ...(desired.valid ? { targetVersion: desired.target.version } : {}),
+      ...(desired.valid && desired.target.version !== '' ? { targetVersion: desired.target.version } : {}),
       ...(currentVersion !== undefined ? { currentVersion } : {}),
       ...(input.progress.revision !== undefined ? { revision: input.progress.revision } : {}),
       ...(input.progress.lastGoodRevision !== undefined ? { lastGoodRevision: input.progress.lastGoodRevision } : {}),
       ...(input.progress.operation !== undefined ? { operation: input.progress.operation } : {}),
       ...(input.progress.quarantine !== undefined ? { quarantine: input.progress.quarantine } : {}),
       history: input.progress.history,
+      ...(channel?.lastCheckIn !== undefined ? { lastCheckIn: channel.lastCheckIn } : {}),
+      ...(offered !== undefined ? { available: availableOf(offered, channel!.name) } : {}),
       ...(lastAppliedTime !== undefined ? { lastAppliedTime } : {}),
       lastReconcileTime: now.toISOString(),
       ...(error !== undefined ? { lastError: error.message } : {}),

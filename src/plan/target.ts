@@ -1,8 +1,9 @@
 // Resolves a valid Stack and its parsed compose file into the concrete Target berth converges
 // to. Pure: the caller read the files.
-import type { ResolvedStack } from '../api/types.js';
+import type { ResolvedStack, SignedRelease } from '../api/types.js';
 import { stableHash } from './hash.js';
-import type { ComposeDocument, Target } from './types.js';
+import type { Offer } from './offer.js';
+import type { ChannelView, ComposeDocument, Hold, ReleaseProvenance, RevisionRecord, Target } from './types.js';
 
 /** The Stack is valid on its own but does not fit its compose file. */
 export class TargetError extends Error {
@@ -32,22 +33,38 @@ export interface TargetSource {
   stack: ResolvedStack;
   manifest: string;
   composeFile: string;
+  /** The stack's own compose file, parsed. */
   compose: ComposeDocument;
 }
 
-export function resolveTarget(src: TargetSource): Target {
-  const { stack, compose } = src;
-  const images = stack.spec.images ?? {};
+/** A verified channel release, with its compose file parsed when it carries one. */
+export interface ChannelRelease {
+  release: SignedRelease;
+  keyId: string;
+  compose?: ComposeDocument;
+}
+
+interface Shape {
+  version: string;
+  images: Record<string, string>;
+  compose: ComposeDocument;
+  /** Names what the images must fit, for the error message. */
+  imagesFrom: string;
+  composeFrom: string;
+}
+
+function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 'hold'> = {}): Target {
+  const { stack } = src;
+  const { version, images, compose } = shape;
   const unknown = Object.keys(images).filter((s) => !(s in compose.services));
   if (unknown.length > 0) {
     throw new TargetError(
-      `${src.manifest}: spec.images names ${unknown.map((s) => `"${s}"`).join(', ')}, which ${src.composeFile} does not define` +
+      `${shape.imagesFrom} names ${unknown.map((s) => `"${s}"`).join(', ')}, which ${shape.composeFrom} does not define` +
         ` (its services: ${Object.keys(compose.services).join(', ')})`,
     );
   }
   const project = stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = dirnameOf(src.composeFile);
-  const version = stack.spec.version ?? '';
   return {
     stack,
     manifest: src.manifest,
@@ -57,8 +74,99 @@ export function resolveTarget(src: TargetSource): Target {
     projectDirectory,
     compose,
     key: stableHash({ version, images, compose, project, projectDirectory }),
-    generation: stableHash({ spec: stack.spec, compose }),
+    generation: stableHash({ spec: stack.spec, compose: src.compose, ...(extra.release ? { release: extra.release } : {}) }),
+    ...extra,
   };
+}
+
+/** A Stack that names its version: the target is the Stack itself. */
+export function resolveTarget(src: TargetSource): Target {
+  const spec = src.stack.spec;
+  if (spec.version === undefined) throw new TargetError(`${src.manifest}: spec.version is not set; the stack follows its channel`);
+  const target = build(src, {
+    version: spec.version,
+    images: spec.images ?? {},
+    compose: src.compose,
+    imagesFrom: `${src.manifest}: spec.images`,
+    composeFrom: src.composeFile,
+  });
+  if (spec.mode === 'notify' && spec.approve !== spec.version) {
+    const ask = `version ${spec.version} waits for approval: set spec.approve to "${spec.version}"`;
+    const message = spec.approve === undefined ? ask : `${ask} (spec.approve is "${spec.approve}", which approves no other version)`;
+    return { ...target, hold: { reason: 'AwaitingApproval', message, awaitingApproval: true } };
+  }
+  return target;
+}
+
+function provenance(r: ChannelRelease): ReleaseProvenance {
+  const { spec } = r.release;
+  return {
+    channel: spec.channel ?? '',
+    version: spec.version,
+    ...(spec.published !== undefined ? { published: spec.published } : {}),
+    keyId: r.keyId,
+    compose: r.compose !== undefined,
+  };
+}
+
+/** The target a release makes: its images over the Stack's, its compose file if it carries one. */
+export function releaseTarget(src: TargetSource, r: ChannelRelease, hold?: Hold): Target {
+  const name = `release ${r.release.spec.version}`;
+  return build(
+    src,
+    {
+      version: r.release.spec.version,
+      images: { ...(src.stack.spec.images ?? {}), ...r.release.spec.images },
+      compose: r.compose ?? src.compose,
+      imagesFrom: `${name} (with spec.images of ${src.manifest})`,
+      composeFrom: r.compose !== undefined ? `the compose file of ${name}` : src.composeFile,
+    },
+    { release: provenance(r), ...(hold !== undefined ? { hold } : {}) },
+  );
+}
+
+/**
+ * The target of a Stack that follows its channel. With no acceptable release, what berth
+ * applied stays the target (same key, so nothing moves); with nothing applied either, the
+ * stack waits with a hold that says for what.
+ */
+export function followChannel(
+  src: TargetSource,
+  offer: Offer,
+  releases: readonly ChannelRelease[],
+  applied: RevisionRecord | undefined,
+  channel: ChannelView,
+): Target {
+  const find = (version: string) => releases.find((r) => r.release.spec.version === version);
+  const chosen = offer.target !== undefined ? find(offer.target.spec.version) : undefined;
+  if (chosen !== undefined) return { ...releaseTarget(src, chosen), channel };
+  if (applied !== undefined) {
+    const stay = build(src, {
+      version: applied.version,
+      images: applied.images,
+      compose: src.compose,
+      imagesFrom: `revision ${applied.revision}`,
+      composeFrom: src.composeFile,
+    });
+    return { ...stay, key: applied.targetKey, ...(applied.release ? { release: applied.release } : {}), channel };
+  }
+  const waiting = offer.available !== undefined ? find(offer.available.release.spec.version) : undefined;
+  if (waiting !== undefined && offer.available !== undefined) {
+    const hold: Hold = {
+      reason: offer.available.awaitingApproval ? 'AwaitingApproval' : 'AwaitingRelease',
+      message: `version ${waiting.release.spec.version} from channel ${channel.name} waits: ${offer.available.waitingFor ?? 'not acceptable yet'}`,
+      awaitingApproval: offer.available.awaitingApproval,
+    };
+    return { ...releaseTarget(src, waiting, hold), channel };
+  }
+  const why = channel.refused !== undefined ? `; the last check-in was refused (${channel.refused.reason}: ${channel.refused.message})` : '';
+  const hold: Hold = {
+    reason: 'AwaitingRelease',
+    message: `no release from channel ${channel.name} at ${channel.url} yet${why}`,
+    awaitingApproval: false,
+  };
+  const placeholder = build(src, { version: '', images: src.stack.spec.images ?? {}, compose: src.compose, imagesFrom: `${src.manifest}: spec.images`, composeFrom: src.composeFile });
+  return { ...placeholder, hold, channel };
 }
 
 // node:path is pure string work, but keeping plan/ free of node: I/O modules is easier to

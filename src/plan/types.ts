@@ -2,7 +2,8 @@
 // answers (steps and the reasons for them). Plain data only, so tables of cases can be
 // written without Docker.
 import type { Operation as PatchOperation } from 'fast-json-patch';
-import type { Health, HistoryEntry, Operation, Quarantine, ResolvedStack, UpdateMode } from '../api/types.js';
+import type { Health, HistoryEntry, Operation, Quarantine, ResolvedStack, SignedRelease, UpdateMode } from '../api/types.js';
+import type { AvailableRelease } from './offer.js';
 
 /** Compose labels berth reads, and the ones it stamps. */
 export const LABEL_PROJECT = 'com.docker.compose.project';
@@ -94,6 +95,37 @@ export interface RevisionRecord {
   /** The resolved Stack spec, so berth can act on it when the manifest later goes bad. */
   spec: ResolvedStack['spec'];
   created: string;
+  /** The channel release the revision was made from, when the stack follows a channel. */
+  release?: ReleaseProvenance;
+}
+
+/** Where a revision's version, images and compose file came from, for audits and reports. */
+export interface ReleaseProvenance {
+  channel: string;
+  version: string;
+  published?: string;
+  keyId: string;
+  /** The release carried its own compose file (the stack's shape came from the vendor). */
+  compose: boolean;
+}
+
+/** Why a target is not applied now; decide() keeps what runs and says why. */
+export interface Hold {
+  reason: string;
+  message: string;
+  /** A person's approval (spec.approve) ends the wait. */
+  awaitingApproval: boolean;
+}
+
+/** The release channel as berth last saw it, for the status. */
+export interface ChannelView {
+  name: string;
+  url: string;
+  /** When berth last accepted an answer from the feed. */
+  lastCheckIn?: string;
+  /** Why the last check-in was refused, if it was. */
+  refused?: { reason: string; message: string; at: string };
+  available?: AvailableRelease & { downloaded?: boolean };
 }
 
 /** The concrete thing a valid Stack asks for, resolved against its compose file. */
@@ -108,6 +140,12 @@ export interface Target {
   compose: ComposeDocument;
   key: string;
   generation: string;
+  /** The channel release this target was made from (a stack that follows a channel). */
+  release?: ReleaseProvenance;
+  /** Set when the target must wait (approval, cooldown, no release yet). */
+  hold?: Hold;
+  /** Set when the stack has a channel. */
+  channel?: ChannelView;
 }
 
 export type ComposeDocument = Record<string, unknown> & { services: Record<string, Record<string, unknown>> };
