@@ -12,8 +12,9 @@ import type { ResolvedStack, StackStatus } from './types.js';
 const addFormats = addFormatsModule.default;
 
 // strictRequired is off because the Stack's "version or channel" rule names, inside if/then,
-// fields that are defined one level up (where they belong).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+// fields that are defined one level up (where they belong). Exported so validate-release.ts
+// compiles the release schemas with the same settings and formats.
+export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
 // Schemas carry `description`, which strict mode knows; `default` under useDefaults too.
 const stackValidator: ValidateFunction = ajv.compile(stackSchema);
@@ -75,7 +76,7 @@ function describe(e: ErrorObject): FieldProblem {
   }
 }
 
-function problemsOf(errors: ErrorObject[] | null | undefined): FieldProblem[] {
+export function problemsOf(errors: ErrorObject[] | null | undefined): FieldProblem[] {
   const seen = new Set<string>();
   const out: FieldProblem[] = [];
   for (const e of errors ?? []) {
