@@ -212,3 +212,92 @@ export function entry(rec: RevisionRecord, o: Partial<HistoryEntry> = {}): Histo
 export function progress(o: Partial<Progress> = {}): Progress {
   return { history: [], ...o };
 }
+
+// --- Release channels (issue 4): signed releases, a stack that follows a channel, the
+// channel as berth saw it. The planner never verifies signatures (the caller does), so a
+// dummy signature of the right shape stands in for one.
+
+import { createHash } from 'node:crypto';
+import type { SemverChange, SignedRelease } from '../../src/api/types.js';
+import type { ChannelRelease, TargetSource } from '../../src/plan/target.js';
+import type { ChannelView } from '../../src/plan/types.js';
+
+export const FEED_URL = 'https://releases.example.com/shop';
+export const CHANNEL = 'stable';
+export const KEY_ID = '0123456789abcdef';
+export const SIGNATURE: SignedRelease['signature'] = { algorithm: 'ed25519', keyId: KEY_ID, value: `${'A'.repeat(86)}==` };
+
+/** `127.0.0.1:5000/x/<service>@sha256:<64 hex>`; the digest is derived from `seed`, so each version gets its own. */
+export function feedImage(service: string, seed: string): string {
+  return `127.0.0.1:5000/x/${service}@sha256:${createHash('sha256').update(`${service}:${seed}`).digest('hex')}`;
+}
+
+export interface ReleaseOptions {
+  /** By default web, on a digest of its own for this version. */
+  images?: Record<string, string>;
+  /** By default a day before NOW; null: the release carries no publish time. */
+  published?: string | null;
+  notes?: string;
+  /** The compose file the release carries, as text. */
+  compose?: string;
+  channel?: string;
+}
+
+/** A release of `version` on the channel, signed (with a dummy signature). */
+export function release(version: string, o: ReleaseOptions = {}): SignedRelease {
+  const published = o.published === undefined ? iso(-86400) : o.published;
+  return {
+    apiVersion: 'berth.dev/v1alpha1',
+    kind: 'Release',
+    metadata: { name: STACK },
+    spec: {
+      version,
+      images: o.images ?? { web: feedImage('web', version) },
+      ...(o.notes !== undefined ? { notes: o.notes } : {}),
+      ...(o.compose !== undefined ? { compose: o.compose } : {}),
+      channel: o.channel ?? CHANNEL,
+      ...(published !== null ? { published } : {}),
+    },
+    signature: SIGNATURE,
+  };
+}
+
+/** A verified release as the controller hands it to the planner: with its compose file parsed. */
+export function channelRelease(r: SignedRelease, compose?: ComposeDocument): ChannelRelease {
+  return { release: r, keyId: KEY_ID, ...(compose !== undefined ? { compose } : {}) };
+}
+
+export interface FollowOptions extends StackOptions {
+  /** spec.policy.autoApply; the default is minor. */
+  autoApply?: SemverChange;
+  minReleaseAgeSeconds?: number;
+  channel?: string;
+}
+
+/**
+ * A Stack with a channel. It follows the channel unless `version` is set (then it is pinned
+ * and the channel only reports); its own spec.images default to none.
+ */
+export function following(o: FollowOptions = {}): ResolvedStack {
+  const base = stack({ ...o, images: o.images ?? {} });
+  const { version: _pinned, ...spec } = base.spec;
+  return {
+    ...base,
+    spec: {
+      ...spec,
+      ...(o.version !== undefined ? { version: o.version } : {}),
+      channel: { url: FEED_URL, publicKey: 'vendor.pem', name: o.channel ?? CHANNEL, intervalSeconds: 300, jitterSeconds: 30, timeoutSeconds: 10 },
+      policy: { autoApply: o.autoApply ?? 'minor', minReleaseAgeSeconds: o.minReleaseAgeSeconds ?? 0 },
+    },
+  };
+}
+
+/** What followChannel/releaseTarget/resolveTarget resolve: the stack with the shop compose file. */
+export function source(s: ResolvedStack, compose: ComposeDocument = composeDoc()): TargetSource {
+  return { stack: s, manifest: MANIFEST, composeFile: COMPOSE_FILE, compose };
+}
+
+/** The channel as berth last saw it: by default checked in a minute before NOW, nothing refused. */
+export function channelView(o: Partial<ChannelView> = {}): ChannelView {
+  return { name: CHANNEL, url: FEED_URL, lastCheckIn: iso(-60), ...o };
+}
