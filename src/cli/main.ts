@@ -2,6 +2,7 @@
 // berth: the command line. Parses arguments and hands over to commands.ts.
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
+import { RELEASE_USAGE, releaseCommand } from './release.js';
 import { historyCommand, rollbackCommand } from './rollback.js';
 
 const USAGE = `berth — an update operator for Docker Compose deployments
@@ -23,11 +24,15 @@ Usage:
       good one), by editing its manifest; berth then converges to it. A manifest inside a
       git checkout is refused: revert in git instead (or --force).
 
+For vendors who publish releases on a channel:
+${RELEASE_USAGE}
 The state folder defaults to ./.berth/state.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Before the parse below: release has options of its own, which that strict parse refuses.
+  if (command === 'release') return releaseCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
