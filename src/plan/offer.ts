@@ -10,6 +10,7 @@
 //   spec.policy.autoApply and it is at least spec.policy.minReleaseAgeSeconds old;
 // - the target is the newest acceptable release.
 import semver from 'semver';
+import { SEMVER_PATTERN } from '../api/schema.js';
 import type { Available, ResolvedStack, SignedRelease } from '../api/types.js';
 
 export type Change = NonNullable<Available['change']>;
@@ -128,8 +129,11 @@ function verdictOf(release: SignedRelease, input: OfferInput): Verdict {
 
 export function chooseRelease(input: OfferInput): Offer {
   const { current } = input;
-  const valid = input.releases.filter((r) => semver.valid(r.spec.version) !== null);
-  const newestFirst = [...valid].sort((a, b) => semver.rcompare(a.spec.version, b.spec.version));
+  // Exactly the schema's grammar: semver's own parser would also take "v1.2.0" or " 1.2.0".
+  const strict = new RegExp(SEMVER_PATTERN);
+  const valid = input.releases.filter((r) => strict.test(r.spec.version));
+  // Build metadata has no precedence in semver, but order must not depend on the feed's.
+  const newestFirst = [...valid].sort((a, b) => semver.compareBuild(b.spec.version, a.spec.version));
   const notOlder = current !== undefined && semver.valid(current) !== null
     ? newestFirst.filter((r) => semver.gte(r.spec.version, current))
     : newestFirst;

@@ -141,19 +141,28 @@ export function followChannel(
   const chosen = offer.target !== undefined ? find(offer.target.spec.version) : undefined;
   if (chosen !== undefined) return { ...releaseTarget(src, chosen), channel };
   if (applied !== undefined) {
-    const stay = build(src, {
+    // Stay on what berth applied. Its key is the applied one, so decide() keeps that revision
+    // (repairing it if need be) and never renders this target; the compose view lists the
+    // revision's own services, whatever shape the release that made it had.
+    const services = Object.fromEntries(applied.services.map((s) => [s.name, {}]));
+    const stay: Target = {
+      stack: src.stack,
+      manifest: src.manifest,
       version: applied.version,
       images: applied.images,
-      compose: src.compose,
-      imagesFrom: `revision ${applied.revision}`,
-      composeFrom: src.composeFile,
-    });
-    return { ...stay, key: applied.targetKey, ...(applied.release ? { release: applied.release } : {}), channel };
+      project: applied.project,
+      projectDirectory: applied.projectDirectory,
+      compose: { services },
+      key: applied.targetKey,
+      generation: stableHash({ spec: src.stack.spec, compose: src.compose, stay: applied.revision }),
+      ...(applied.release ? { release: applied.release } : {}),
+    };
+    return { ...stay, channel };
   }
   const waiting = offer.available !== undefined ? find(offer.available.release.spec.version) : undefined;
   if (waiting !== undefined && offer.available !== undefined) {
     const hold: Hold = {
-      reason: offer.available.awaitingApproval ? 'AwaitingApproval' : 'AwaitingRelease',
+      reason: offer.available.waitingReason ?? (offer.available.awaitingApproval ? 'AwaitingApproval' : 'AwaitingRelease'),
       message: `version ${waiting.release.spec.version} from channel ${channel.name} waits: ${offer.available.waitingFor ?? 'not acceptable yet'}`,
       awaitingApproval: offer.available.awaitingApproval,
     };
