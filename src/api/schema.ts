@@ -134,7 +134,7 @@ const channelSchema = {
     },
     intervalSeconds: {
       type: 'integer',
-      minimum: 10,
+      minimum: 2,
       maximum: 86400,
       default: CHANNEL_DEFAULTS.intervalSeconds,
       description: 'How often berth checks in.',

@@ -58,7 +58,8 @@ export async function validateCommand(files: string[]): Promise<number> {
   for (const file of files) {
     try {
       const stack = parseStack(file, await readFile(file, 'utf8'));
-      process.stdout.write(`${file}: valid Stack "${stack.metadata.name}" (version ${stack.spec.version}, mode ${stack.spec.mode})\n`);
+      const version = stack.spec.version ?? `from channel ${stack.spec.channel?.name ?? '?'}`;
+      process.stdout.write(`${file}: valid Stack "${stack.metadata.name}" (version ${version}, mode ${stack.spec.mode})\n`);
     } catch (err) {
       failed++;
       if (err instanceof InvalidManifestError) {
@@ -125,6 +126,14 @@ export async function describeCommand(stateDir: string, name: string): Promise<n
       ? [`Quarantined:     version ${s.quarantine.version} (revision ${s.quarantine.revision}): ${s.quarantine.reason}: ${s.quarantine.message}`]
       : []),
     `Last applied:    ${s.lastAppliedTime ?? '-'}`,
+    ...(s.lastCheckIn ? [`Last check-in:   ${s.lastCheckIn}`] : []),
+    ...(s.available
+      ? [
+          `Available:       ${s.available.version} (${s.available.change ?? '?'}, channel ${s.available.channel}${s.available.published ? `, published ${s.available.published}` : ''}${s.available.downloaded ? ', downloaded' : ''})`,
+          ...(s.available.waitingFor ? [`  Waiting for:   ${s.available.waitingFor}`] : []),
+          ...(s.available.notes ? [`  Notes:         ${s.available.notes.split('\n').join('\n                 ')}`] : []),
+        ]
+      : []),
     ...(s.lastError ? [`Last error:      ${s.lastError}`] : []),
     'Conditions:',
     table([

@@ -14,7 +14,11 @@ import { watchManifests, type FileWatcher } from '../store/watch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ManifestIndex, stackKey, type WorkKey } from './index.js';
 import { WorkQueue } from './queue.js';
+import { CheckIns } from './checkin.js';
+import { Prefetcher } from './prefetch.js';
 import { Reconciler, type ReconcileResult } from './reconciler.js';
+import { Reporter } from './report.js';
+import { instanceId } from '../store/channel.js';
 
 export interface OperatorOptions {
   manifestsDir: string;
@@ -54,6 +58,7 @@ export class Operator {
   private lock: StateLock | undefined;
   /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
   passes = 0;
+  private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter } | undefined;
 
   constructor(private readonly opts: OperatorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -83,8 +88,14 @@ export class Operator {
       const results: PassResult[] = [];
       const keys = await this.rescan();
       this.reconciler.noteEngineInterruption();
+      const channels = await this.channelParts();
       for (const key of keys) {
         let r = await this.reconcileSafely(key);
+        if (r.channel !== undefined) {
+          // One check-in per run, then a pass that acts on what it brought.
+          await channels.checkIns.checkIn(r.channel);
+          r = await this.reconcileSafely(key);
+        }
         // One pass means the whole of it: an update applied now is verified (or rolled
         // back) before berth exits, bounded by the stack's progress deadline.
         while (r.inFlight === true && r.error === undefined) {
@@ -92,8 +103,11 @@ export class Operator {
           await sleep(r.requeueAfterMs ?? 1_000);
           r = await this.reconcileSafely(key);
         }
+        await this.afterPass(key, r);
         results.push({ key, ...(r.error ? { error: r.error } : {}) });
       }
+      await channels.prefetcher.idle();
+      await channels.reporter.idle();
       return results;
     } finally {
       await lock.release();
@@ -109,9 +123,46 @@ export class Operator {
     return lock;
   }
 
+  /** The release-channel machinery, made once the state folder is ours (it holds the instance id). */
+  private async channelParts(): Promise<NonNullable<Operator['channels']>> {
+    if (this.channels !== undefined) return this.channels;
+    const instance = await instanceId(this.opts.state);
+    const { state, engine } = this.opts;
+    this.channels = {
+      checkIns: new CheckIns({
+        state,
+        log: this.log,
+        clock: this.clock,
+        instance,
+        onChange: (stack) => this.queue.add(stackKey(stack)),
+      }),
+      prefetcher: new Prefetcher({ engine, log: this.log, clock: this.clock, ...(this.opts.pullTimeoutMs ? { timeoutMs: this.opts.pullTimeoutMs } : {}) }),
+      reporter: new Reporter({ state, log: this.log, clock: this.clock, instance }),
+    };
+    return this.channels;
+  }
+
+  /** What a pass asks of the channel machinery: a check-in schedule, pre-downloads, a report. */
+  private async afterPass(key: WorkKey, r: ReconcileResult): Promise<void> {
+    const channels = this.channels;
+    if (channels === undefined || !key.startsWith('stack:')) return;
+    const stack = key.slice('stack:'.length);
+    if (this.running) channels.checkIns.track(stack, r.channel);
+    const prefetch = r.prefetch;
+    await Promise.all([
+      prefetch !== undefined
+        ? channels.prefetcher.want(stack, prefetch.version, prefetch.images).catch((err: unknown) => {
+            this.log.warn({ stack, err }, 'could not start pre-downloading');
+          })
+        : undefined,
+      r.status !== undefined && r.channel !== undefined ? channels.reporter.consider(stack, r.status) : undefined,
+    ]);
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     this.lock = await this.takeLock('berth run');
+    await this.channelParts();
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);
     // Whatever was in flight when the last berth stopped may have lost its containers since
@@ -136,6 +187,8 @@ export class Operator {
     this.running = false;
     this.clock.clearTimeout(this.rescanTimer);
     this.events?.abort();
+    this.channels?.checkIns.stop();
+    this.channels?.prefetcher.stop();
     this.queue.shutdown();
     await this.watcher?.close();
     // Workers finish the pass they are in: a compose up is never cut off by a clean stop.
@@ -177,6 +230,7 @@ export class Operator {
       try {
         const result = await this.reconcileSafely(k);
         if (result.watch) this.watcher?.track(result.watch);
+        void this.afterPass(k, result);
         if (result.error) {
           const delay = this.queue.addRateLimited(k);
           this.log.warn({ key: k, retryInMs: delay, failures: this.queue.failuresOf(k) }, 'reconcile failed; backing off');

@@ -15,7 +15,7 @@ import { EngineError, type Engine } from '../docker/engine.js';
 import { fenceCompose } from '../docker/fence.js';
 import { inspectContainers } from '../docker/inspect.js';
 import { observeProject } from '../docker/observe.js';
-import { ensureImages } from '../docker/pull.js';
+import { ensureImages, missingImages } from '../docker/pull.js';
 import { decide, decideOnFailure, healthOf, rollbackPolicy } from '../plan/decide.js';
 import { stableHash } from '../plan/hash.js';
 import {
@@ -27,13 +27,15 @@ import {
   withStep,
 } from '../plan/progress.js';
 import { buildStatus, type StatusInput } from '../plan/status.js';
-import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, Step } from '../plan/types.js';
+import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
 import { readManifest } from '../store/manifests.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Clock } from './clock.js';
 import type { ManifestIndex, WorkKey } from './index.js';
 import { runProbes } from './probes.js';
+import type { CheckInTarget } from './checkin.js';
+import { ReleaseCache } from './releases.js';
 import { resolveTargetFile } from './target-file.js';
 
 export interface ReconcilerDeps {
@@ -56,6 +58,12 @@ export interface ReconcileResult {
   watch?: string[];
   /** An update or rollback is still under way (being verified, or interrupted). */
   inFlight?: boolean;
+  /** The stack's release channel, for the check-in schedule. */
+  channel?: CheckInTarget;
+  /** A release whose images should be on the host before anyone applies it. */
+  prefetch?: { version: string; images: string[] };
+  /** The status this pass wrote (or kept). */
+  status?: StackStatus;
 }
 
 /** Rewrite an unchanged status at least this often, so its lastReconcileTime shows berth is alive. */
@@ -90,10 +98,13 @@ function isMidApply(p: Progress): boolean {
 
 export class Reconciler {
   private readonly lastValid = new Map<string, ResolvedStack>();
+  private readonly releases: ReleaseCache;
   /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
   private readonly engineDropped = new Set<string>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.releases = new ReleaseCache(deps.state);
+  }
 
   async reconcile(key: WorkKey): Promise<ReconcileResult> {
     if (key.startsWith('file:')) return this.reconcileUnnamedFile(key.slice('file:'.length));
@@ -116,7 +127,7 @@ export class Reconciler {
     return {};
   }
 
-  private async loadDesired(name: string, file: string): Promise<{ desired: Desired; watch: string[] }> {
+  private async loadDesired(name: string, file: string, applied: RevisionRecord | undefined): Promise<{ desired: Desired; watch: string[] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
     const invalid = (error: string): Desired => ({
@@ -126,7 +137,13 @@ export class Reconciler {
       ...(last !== undefined ? { lastValidMode: last.spec.mode } : {}),
     });
     if (entry.stack === undefined) return { desired: invalid(entry.error?.message ?? `${file}: invalid`), watch: [] };
-    const resolved = await resolveTargetFile(file, entry.stack);
+    const channel = entry.stack.spec.channel;
+    const now = this.deps.clock.now();
+    const follow =
+      channel !== undefined
+        ? { ...(await this.releases.load(name, channel, file, now)), ...(applied !== undefined ? { applied } : {}), now }
+        : undefined;
+    const resolved = await resolveTargetFile(file, entry.stack, follow);
     if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
     this.lastValid.set(name, entry.stack);
     return { desired: { valid: true, target: resolved.target }, watch: [resolved.composeFile] };
@@ -177,12 +194,16 @@ export class Reconciler {
     if (file === undefined) return this.markRemoved(name, previous);
     const slog = log.child({ stack: name });
 
-    const { desired, watch } = await this.loadDesired(name, file);
     let progress = progressOf(previous);
     if (this.engineDropped.delete(name) && isMidApply(progress)) {
       progress = interrupted(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
+    const { desired, watch } = await this.loadDesired(name, file, recorded.applied);
+    const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
+      ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
+      : undefined;
+    const prefetch = await this.offeredImages(desired);
     const last = this.lastValid.get(name);
     const project = desired.valid
       ? desired.target.project
@@ -272,7 +293,30 @@ export class Reconciler {
     if (journal.operation !== undefined) requeueAfterMs = VERIFY_POLL_MS;
     else if (plan.action !== 'none' || healthPending) requeueAfterMs = SETTLE_MS;
     const inFlight = journal.operation !== undefined;
-    return { requeueAfterMs, ...(error ? { error } : {}), watch, ...(inFlight ? { inFlight } : {}) };
+    return {
+      requeueAfterMs,
+      ...(error ? { error } : {}),
+      watch,
+      ...(inFlight ? { inFlight } : {}),
+      ...(channelTarget ? { channel: channelTarget } : {}),
+      ...(prefetch ? { prefetch } : {}),
+      status,
+    };
+  }
+
+  /**
+   * The newest release on the channel, when the stack follows it and will want it: its
+   * images are marked downloaded or not for the status, and handed to the pre-downloader.
+   */
+  private async offeredImages(desired: Desired): Promise<{ version: string; images: string[] } | undefined> {
+    const offered = desired.valid ? desired.target.channel?.available : undefined;
+    if (!desired.valid || offered === undefined) return undefined;
+    const images = [...new Set(Object.values(offered.release.spec.images))];
+    offered.downloaded = (await missingImages(this.deps.engine, images)).length === 0;
+    const spec = desired.target.stack.spec;
+    // A pinned stack only reports; a disabled one is hands off.
+    if (spec.version !== undefined || spec.mode === 'disabled' || offered.downloaded) return undefined;
+    return { version: offered.release.spec.version, images };
   }
 
   /** What runs; while a revision is verified, also each container's details and the probes. */

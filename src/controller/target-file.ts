@@ -1,14 +1,25 @@
-// A Stack manifest on disk resolved against its compose file: the one way berth turns files
-// into a Target, shared by the reconcile pass and by commands that must predict what berth
-// will do with an edited manifest (`berth rollback`).
+// A Stack manifest on disk resolved against its compose file (and, for a stack that follows
+// a channel, against the releases berth accepted): the one way berth turns files into a
+// Target, shared by the reconcile pass and by commands that must predict what berth will do
+// with an edited manifest (`berth rollback`).
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { parseYaml } from '../api/validate.js';
-import { asComposeDocument, resolveTarget } from '../plan/target.js';
-import type { Target } from '../plan/types.js';
+import { chooseRelease } from '../plan/offer.js';
+import { asComposeDocument, followChannel, resolveTarget, type ChannelRelease } from '../plan/target.js';
+import type { ChannelView, RevisionRecord, Target } from '../plan/types.js';
 
 export type TargetFile = { target: Target; composeFile: string } | { error: string; composeFile: string };
+
+/** What a stack with a channel is resolved against besides its files. */
+export interface FollowContext {
+  releases: readonly ChannelRelease[];
+  view: ChannelView;
+  /** The revision berth applied last: its version is what runs. */
+  applied?: RevisionRecord;
+  now: Date;
+}
 
 /** The compose file a Stack names, relative to its manifest's folder unless absolute. */
 export function composeFileOf(manifest: string, stack: ResolvedStack): string {
@@ -16,7 +27,7 @@ export function composeFileOf(manifest: string, stack: ResolvedStack): string {
   return isAbsolute(file) ? file : join(dirname(manifest), file);
 }
 
-export async function resolveTargetFile(manifest: string, stack: ResolvedStack): Promise<TargetFile> {
+export async function resolveTargetFile(manifest: string, stack: ResolvedStack, follow?: FollowContext): Promise<TargetFile> {
   const composeFile = composeFileOf(manifest, stack);
   let text: string;
   try {
@@ -27,7 +38,22 @@ export async function resolveTargetFile(manifest: string, stack: ResolvedStack):
   }
   try {
     const compose = asComposeDocument(composeFile, parseYaml(composeFile, text));
-    return { target: resolveTarget({ stack, manifest, composeFile, compose }), composeFile };
+    const src = { stack, manifest, composeFile, compose };
+    if (stack.spec.channel === undefined || follow === undefined) {
+      if (stack.spec.version === undefined) {
+        return { error: `${manifest}: spec.version is not set and no channel releases were loaded`, composeFile };
+      }
+      return { target: resolveTarget(src), composeFile };
+    }
+    const offer = chooseRelease({
+      releases: follow.releases.map((r) => r.release),
+      ...((follow.applied?.version ?? stack.spec.version) !== undefined ? { current: (follow.applied?.version ?? stack.spec.version)! } : {}),
+      spec: stack.spec,
+      now: follow.now,
+    });
+    const view: ChannelView = { ...follow.view, ...(offer.available !== undefined ? { available: offer.available } : {}) };
+    if (stack.spec.version !== undefined) return { target: { ...resolveTarget(src), channel: view }, composeFile };
+    return { target: followChannel(src, offer, follow.releases, follow.applied, view), composeFile };
   } catch (err) {
     // YAML errors, a compose file without services, images naming unknown services.
     if (err instanceof Error) return { error: err.message, composeFile };

@@ -15,7 +15,8 @@ import { removeProject } from './engine.js';
 
 export interface StackFields {
   name: string;
-  version: string;
+  /** Absent: the stack follows its channel. */
+  version?: string;
   images?: Record<string, string>;
   mode?: 'auto' | 'notify' | 'disabled';
   approve?: string;
@@ -24,6 +25,9 @@ export interface StackFields {
   health?: Record<string, unknown>;
   rollback?: Record<string, unknown>;
   annotations?: Record<string, string>;
+  /** spec.channel; tests check in every 2 s without jitter unless they say otherwise. */
+  channel?: Record<string, unknown>;
+  policy?: Record<string, unknown>;
 }
 
 export function stackManifest(f: StackFields): string {
@@ -33,13 +37,15 @@ export function stackManifest(f: StackFields): string {
     metadata: { name: f.name, ...(f.annotations ? { annotations: f.annotations } : {}) },
     spec: {
       compose: { file: f.composeFile ?? `${f.name}/compose.yaml` },
-      version: f.version,
+      ...(f.version !== undefined ? { version: f.version } : {}),
       ...(f.images ? { images: f.images } : {}),
       ...(f.mode ? { mode: f.mode } : {}),
       ...(f.approve ? { approve: f.approve } : {}),
       resyncSeconds: 5,
       health: { stableForSeconds: 1, ...f.health },
       ...(f.rollback ? { rollback: f.rollback } : {}),
+      ...(f.channel ? { channel: { intervalSeconds: 2, jitterSeconds: 0, ...f.channel } } : {}),
+      ...(f.policy ? { policy: f.policy } : {}),
     },
   });
 }

@@ -1,0 +1,102 @@
+// Tells the vendor how applying a channel release went, when the feed names a report URL.
+// Level-triggered like the rest: after every pass the newest finished update in the status
+// is compared with the last one reported (report.yaml), so a report lost to a crash or a
+// down feed is sent on a later pass, and none is sent twice.
+import type { Logger } from 'pino';
+import type { HistoryEntry, StackStatus } from '../api/types.js';
+import { postReport } from '../sources/feed-client.js';
+import { readChannelState, readReportState, writeReportState } from '../store/channel.js';
+import type { StateStore } from '../store/state.js';
+import type { Clock } from './clock.js';
+
+export interface ReporterDeps {
+  state: StateStore;
+  log: Logger;
+  clock: Clock;
+  instance: string;
+  timeoutMs?: number;
+}
+
+/** What berth POSTs to the report URL, as JSON. */
+export interface UpdateReport {
+  apiVersion: 'berth.dev/v1alpha1';
+  kind: 'UpdateReport';
+  instance: string;
+  stack: string;
+  channel: string;
+  version: string;
+  revision: number;
+  outcome: 'succeeded' | 'failed';
+  /** berth went back to the last good revision after the failure. */
+  rolledBack: boolean;
+  reason?: string;
+  message?: string;
+  started: string;
+  finished?: string;
+  /** The version that runs now. */
+  running?: string;
+}
+
+const REPORTABLE: ReadonlySet<HistoryEntry['outcome']> = new Set(['Healthy', 'Failed', 'RolledBack']);
+const RETRY_AFTER_MS = 30_000;
+
+export class Reporter {
+  private readonly busy = new Map<string, Promise<void>>();
+  private readonly failedAt = new Map<string, number>();
+
+  constructor(private readonly deps: ReporterDeps) {}
+
+  /** Reports the newest finished update of the stack unless it was reported already. */
+  consider(stack: string, status: StackStatus): Promise<void> {
+    const running = this.busy.get(stack);
+    if (running !== undefined) return running;
+    const work = this.send(stack, status).finally(() => this.busy.delete(stack));
+    this.busy.set(stack, work);
+    return work;
+  }
+
+  /** Resolves when every report under way has been sent or has failed. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.busy.values()]);
+  }
+
+  private async send(stack: string, status: StackStatus): Promise<void> {
+    const { state, log, clock } = this.deps;
+    const entry = (status.status.history ?? []).find((h) => h.operation === 'update' && h.outcome !== 'Progressing');
+    if (entry === undefined || !REPORTABLE.has(entry.outcome)) return;
+    const key = `${entry.revision}@${entry.started}`;
+    const failedAt = this.failedAt.get(`${stack}/${key}`);
+    if (failedAt !== undefined && clock.now().getTime() - failedAt < RETRY_AFTER_MS) return;
+    const reported = await readReportState(state, stack);
+    if (reported.lastReported === key) return;
+    const record = await state.readRevision(stack, entry.revision).catch(() => undefined);
+    if (record?.release === undefined) return; // not a channel release: nobody to tell
+    const channel = await readChannelState(state, stack);
+    if (channel?.report === undefined) return;
+    const body: UpdateReport = {
+      apiVersion: 'berth.dev/v1alpha1',
+      kind: 'UpdateReport',
+      instance: this.deps.instance,
+      stack,
+      channel: record.release.channel,
+      version: entry.version,
+      revision: entry.revision,
+      outcome: entry.outcome === 'Healthy' ? 'succeeded' : 'failed',
+      rolledBack: entry.outcome === 'RolledBack',
+      ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
+      ...(entry.message !== undefined ? { message: entry.message } : {}),
+      started: entry.started,
+      ...(entry.finished !== undefined ? { finished: entry.finished } : {}),
+      ...(status.status.currentVersion !== undefined ? { running: status.status.currentVersion } : {}),
+    };
+    try {
+      await postReport(channel.report, body, { timeoutMs: this.deps.timeoutMs ?? 10_000 });
+      await writeReportState(state, stack, { lastReported: key });
+      this.failedAt.delete(`${stack}/${key}`);
+      log.info({ stack, version: entry.version, outcome: body.outcome, url: channel.report }, 'reported the update outcome to the feed');
+    } catch (err) {
+      this.failedAt.set(`${stack}/${key}`, clock.now().getTime());
+      log.warn({ stack, url: channel.report, err }, 'reporting the update outcome failed; berth tries again later');
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// What berth keeps of a stack's release channel, beside its status:
+//   <state>/<stack>/channel.yaml   the last accepted feed answer, and how the last check-in went
+//   <state>/<stack>/report.yaml    which finished update was last reported to the feed
+//   <state>/instance-id            this host's identity towards vendors' feeds
+// The check-in writes channel.yaml; the reconcile pass only reads it, and verifies every
+// release in it again, so a hand-edited file cannot smuggle a release past the key.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { StateStore } from './state.js';
+
+export interface ChannelRefusal {
+  reason: string;
+  message: string;
+  at: string;
+}
+
+export interface ChannelState {
+  url: string;
+  channel: string;
+  /** When a check-in was last accepted. */
+  lastCheckIn?: string;
+  lastAttempt?: string;
+  /** Check-ins refused or failed in a row. */
+  failures: number;
+  refused?: ChannelRefusal;
+  /** The report URL the accepted index named. */
+  report?: string;
+  /** The releases of the last accepted index, as served (signed). */
+  releases: unknown[];
+}
+
+export interface ReportState {
+  /** `<revision>@<started>` of the last update whose outcome reached the feed. */
+  lastReported?: string;
+}
+
+async function readYaml(path: string): Promise<unknown> {
+  try {
+    return parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+const channelPath = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
+const reportPath = (state: StateStore, stack: string) => join(state.root, stack, 'report.yaml');
+
+/** The stored channel state; a damaged file reads as none (the next check-in rewrites it). */
+export async function readChannelState(state: StateStore, stack: string): Promise<ChannelState | undefined> {
+  let value: unknown;
+  try {
+    value = await readYaml(channelPath(state, stack));
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  const v = value as Partial<ChannelState>;
+  if (typeof v.url !== 'string' || typeof v.channel !== 'string' || !Array.isArray(v.releases)) return undefined;
+  return { failures: 0, ...v } as ChannelState;
+}
+
+export async function writeChannelState(state: StateStore, stack: string, value: ChannelState): Promise<void> {
+  await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }));
+}
+
+export async function readReportState(state: StateStore, stack: string): Promise<ReportState> {
+  const value = await readYaml(reportPath(state, stack)).catch(() => undefined);
+  return value !== null && typeof value === 'object' ? (value as ReportState) : {};
+}
+
+export async function writeReportState(state: StateStore, stack: string, value: ReportState): Promise<void> {
+  await writeFileAtomic(reportPath(state, stack), stringify(value));
+}
+
+/** This host's identity, made once per state folder; vendors see it on every check-in. */
+export async function instanceId(state: StateStore): Promise<string> {
+  const path = join(state.root, 'instance-id');
+  try {
+    const id = (await readFile(path, 'utf8')).trim();
+    if (/^[A-Za-z0-9-]{8,64}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomUUID();
+  await writeFileAtomic(path, `${id}\n`);
+  return id;
+}
