@@ -150,7 +150,13 @@ async function exchange(
 
 /** Runs `work` under one deadline and turns whatever goes wrong into a FeedError. */
 async function bounded<T>(what: string, url: URL, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  // Our own timer, cleared when the work ends: an AbortSignal.timeout would still fire after
+  // an early refusal (a body over the size cap), and undici reports that late abort as an
+  // uncaught RequestAbortedError, which would take the whole operator down.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  timer.unref();
+  const signal = controller.signal;
   try {
     return await work(signal);
   } catch (err) {
@@ -167,6 +173,8 @@ async function bounded<T>(what: string, url: URL, timeoutMs: number, work: (sign
       `${what} ${url.href} failed: ${networkDetail(err)}; check the URL, DNS, the proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) and that the server is up`,
       { cause: err },
     );
+  } finally {
+    clearTimeout(timer);
   }
 }
 
