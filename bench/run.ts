@@ -10,6 +10,9 @@
 //     failed (status.quarantine.since) until the last-good revision's container runs healthy
 //     again (seen through the engine), beside one raw `docker compose up -d --wait
 //     --force-recreate` of the same good image in the same run.
+//   feedVerify: accepting a channel index of N signed releases (parse, schema, ed25519 per
+//     release), beside JSON.parse alone of the same text: what trusting nothing unverified
+//     costs per check-in. BERTH_BENCH_ONLY=feedVerify runs just this one.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +25,8 @@ import { ManifestIndex, stackKey } from '../src/controller/index.js';
 import { systemClock } from '../src/controller/clock.js';
 import { ComposeCli } from '../src/docker/compose.js';
 import { Engine } from '../src/docker/engine.js';
+import { parseIndex } from '../src/sources/feed.js';
+import { generateSigningKeys, parsePublicKey, parsePrivateKey, signRelease } from '../src/sources/signing.js';
 import { scanManifests } from '../src/store/manifests.js';
 import { StateStore } from '../src/store/state.js';
 import { removeProject, requireEngine, uniqueName } from '../test/support/engine.js';
@@ -191,7 +196,44 @@ async function failureToLastGood(engine: Engine, good: TestImage, sick: TestImag
   };
 }
 
+async function feedVerify(count: number) {
+  const keys = generateSigningKeys();
+  const privateKey = parsePrivateKey(keys.privatePem, 'bench');
+  const publicKey = await parsePublicKey(keys.publicPem, '.');
+  const digest = (i: number, s: string) => `127.0.0.1:5000/bench/${s}@sha256:${(i.toString(16) + s).padEnd(64, 'a').slice(0, 64).replace(/[^a-f0-9]/g, 'b')}`;
+  const releases = Array.from({ length: count }, (_, i) =>
+    signRelease(
+      {
+        apiVersion: 'berth.dev/v1alpha1',
+        kind: 'Release',
+        metadata: { name: `bench-${i}` },
+        spec: { version: `1.${i}.0`, images: { web: digest(i, 'web'), worker: digest(i, 'worker') }, notes: 'x'.repeat(500), channel: 'stable', published: new Date().toISOString() },
+      },
+      privateKey,
+    ),
+  );
+  const text = JSON.stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'ReleaseIndex', channel: 'stable', releases });
+  const time = (f: () => void) => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  const accept: number[] = [];
+  const parseOnly: number[] = [];
+  for (let i = 0; i < PASSES; i++) {
+    accept.push(time(() => parseIndex(text, { url: 'bench', channel: 'stable', publicKey })));
+    parseOnly.push(time(() => JSON.parse(text)));
+  }
+  const ms = median(accept);
+  return { releases: count, bytes: text.length, acceptMs: Math.round(ms * 10) / 10, jsonParseMs: Math.round(median(parseOnly) * 100) / 100, ratioAcceptToParse: Math.round((ms / median(parseOnly)) * 10) / 10 };
+}
+
 async function main() {
+  if (process.env['BERTH_BENCH_ONLY'] === 'feedVerify') {
+    // The one benchmark that needs no engine, for a quick look.
+    process.stdout.write(JSON.stringify({ feedVerify: [await feedVerify(10), await feedVerify(200)] }, null, 2) + '\n');
+    return;
+  }
   await requireEngine();
   const engine = await Engine.connect();
   const compose = await ComposeCli.detect();
@@ -205,6 +247,7 @@ async function main() {
     for (const size of SIZES) noop.push(await noopPass(size, plain, engine, compose));
     const edit = await editToHealthy(h1, h2);
     const failure = await failureToLastGood(engine, h1, sick);
+    const feed = [await feedVerify(10), await feedVerify(200)];
     const result = {
       benchmark: 'berth v1',
       date: new Date().toISOString(),
@@ -213,6 +256,7 @@ async function main() {
       noopPass: noop,
       editToHealthy: edit,
       failureToLastGood: failure,
+      feedVerify: feed,
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
