@@ -22,6 +22,7 @@ import { FeedError } from './errors.js';
 import { parseIndex, parseFeedDocument } from './feed.js';
 import { keyIdOf, parsePrivateKey, signRelease, verifyRelease } from './signing.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readIfExists as readOptional } from '../util/files.js';
 
 export interface PublishOptions {
   /** The author's Release YAML. */
@@ -76,15 +77,6 @@ function differingFields(a: Release, b: Release): string[] {
     }
   }
   return out;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 /** Reads the author's release and makes it the one to sign on `channel`. */

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readIfExists } from '../util/files.js';
 import type { StateStore } from './state.js';
 
 export interface ChannelRefusal {
@@ -38,12 +39,8 @@ export interface ReportState {
 }
 
 async function readYaml(path: string): Promise<unknown> {
-  try {
-    return parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readIfExists(path);
+  return text === undefined ? undefined : parse(text);
 }
 
 const channelPath = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');

@@ -4,27 +4,19 @@
 //   <state>/<stack>/revisions/<n>/revision.yaml  what it was made from (RevisionRecord)
 //   <state>/_files/<file name>/status.yaml       a manifest that never parsed far enough to name its stack
 // Stack names are DNS labels, so `_files` can never collide with one.
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { StackStatus } from '../api/types.js';
 import { validateStackStatus } from '../api/validate.js';
 import type { RevisionRecord } from '../plan/types.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { readIfExists } from '../util/files.js';
 
 export type StatusKey = { stack: string } | { file: string };
 
 export const COMPOSE_FILE = 'compose.yaml';
 export const RECORD_FILE = 'revision.yaml';
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 export class StateStore {
   readonly root: string;
