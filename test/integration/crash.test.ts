@@ -277,7 +277,14 @@ async function freezeLeftCompose(crashed: BerthProcess, composePid: number): Pro
     const left = (await crashed.leftovers()).filter((p) => !frozen.has(p));
     if (left.length === 0) break;
     for (const pid of left) {
-      process.kill(pid, 'SIGSTOP');
+      try {
+        process.kill(pid, 'SIGSTOP');
+      } catch (err) {
+        // A short-lived child (the docker CLI's own helpers) can exit between the scan and
+        // the signal; it cannot be the journaled compose, which the assertion below checks.
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') continue;
+        throw err;
+      }
       frozen.add(pid);
     }
   }
@@ -290,7 +297,13 @@ async function freezeLeftCompose(crashed: BerthProcess, composePid: number): Pro
       // While the old compose cannot finish, berth #3 must not have started one of its own.
       assert.deepEqual(await berth.leftovers(), [], 'berth #3 runs a compose process beside the one berth #2 left');
       assert.ok(await isAlive(composePid));
-      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
     },
   };
 }
