@@ -43,6 +43,8 @@ const RETRY_AFTER_MS = 30_000;
 export class Reporter {
   private readonly busy = new Map<string, Promise<void>>();
   private readonly failedAt = new Map<string, number>();
+  /** report.yaml as last read or written, so a pass with nothing new to report reads no file. */
+  private readonly reported = new Map<string, string | undefined>();
 
   constructor(private readonly deps: ReporterDeps) {}
 
@@ -67,8 +69,8 @@ export class Reporter {
     const key = `${entry.revision}@${entry.started}`;
     const failedAt = this.failedAt.get(`${stack}/${key}`);
     if (failedAt !== undefined && clock.now().getTime() - failedAt < RETRY_AFTER_MS) return;
-    const reported = await readReportState(state, stack);
-    if (reported.lastReported === key) return;
+    if (!this.reported.has(stack)) this.reported.set(stack, (await readReportState(state, stack)).lastReported);
+    if (this.reported.get(stack) === key) return;
     const record = await state.readRevision(stack, entry.revision).catch(() => undefined);
     if (record?.release === undefined) return; // not a channel release: nobody to tell
     const channel = await readChannelState(state, stack);
@@ -92,6 +94,7 @@ export class Reporter {
     try {
       await postReport(channel.report, body, { timeoutMs: this.deps.timeoutMs ?? 10_000 });
       await writeReportState(state, stack, { lastReported: key });
+      this.reported.set(stack, key);
       this.failedAt.delete(`${stack}/${key}`);
       log.info({ stack, version: entry.version, outcome: body.outcome, url: channel.report }, 'reported the update outcome to the feed');
     } catch (err) {

@@ -45,9 +45,11 @@ export async function resolveTargetFile(manifest: string, stack: ResolvedStack, 
       }
       return { target: resolveTarget(src), composeFile };
     }
+    // What runs: the applied revision's version, else (nothing applied yet) the pinned one.
+    const current = follow.applied?.version ?? stack.spec.version;
     const offer = chooseRelease({
       releases: follow.releases.map((r) => r.release),
-      ...((follow.applied?.version ?? stack.spec.version) !== undefined ? { current: (follow.applied?.version ?? stack.spec.version)! } : {}),
+      ...(current !== undefined ? { current } : {}),
       spec: stack.spec,
       now: follow.now,
     });
