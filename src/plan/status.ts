@@ -182,7 +182,7 @@ export function buildStatus(input: StatusInput): StackStatus {
     if (desired.target.stack.spec.mode === 'disabled') targetDrift = findDrift(wanted!, observed);
     else if (targetApplied) targetDrift = findDrift(revisionRuns(applied!), observed);
     else {
-      const notApplied: Drift = { service: '*', kind: 'missing', detail: `version ${desired.target.version} is not applied` };
+      const notApplied: Drift = { service: '*', kind: 'missing', detail: desired.target.version === '' ? 'no release to apply yet' : `version ${desired.target.version} is not applied` };
       targetDrift = [notApplied, ...findDrift(wanted!, observed).filter((d) => d.kind !== 'wrongImage')];
     }
   }
