@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { InvalidManifestError, parseStack } from '../api/validate.js';
 import { Operator } from '../controller/operator.js';
+import { runOutcome } from '../controller/run-outcome.js';
 import { ComposeCli } from '../docker/compose.js';
 import { Engine } from '../docker/engine.js';
 import { StateStore } from '../store/state.js';
@@ -32,9 +33,11 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   });
   if (opts.once) {
     const results = await operator.runOnce();
-    const failed = results.filter((r) => r.error);
-    log.info({ stacks: results.length, failed: failed.length }, 'one pass done');
-    return failed.length > 0 ? 1 : 0;
+    const outcome = runOutcome(results);
+    log.info({ stacks: results.length, offTarget: outcome.off.length }, 'one pass done');
+    // Last, after every log line: a cron job's mail or a script's tail shows which stacks and why.
+    process.stderr.write(`${outcome.summary}\n`);
+    return outcome.exitCode;
   }
   await operator.start();
   await new Promise<void>((resolve) => {

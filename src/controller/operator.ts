@@ -2,6 +2,7 @@
 // queue; a few workers drain it, one reconcile at a time per stack. Every dependency comes
 // in through one options object, and start/stop are idempotent.
 import type { Logger } from 'pino';
+import type { StackStatus } from '../api/types.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { ComposeCli } from '../docker/compose.js';
@@ -41,6 +42,8 @@ const IGNORED_ACTIONS = /^(exec_|attach|resize|top|archive-path|extract-to-dir|c
 export interface PassResult {
   key: WorkKey;
   error?: Error;
+  /** The status the stack's last pass wrote: whether it ended on its target. */
+  status?: StackStatus;
 }
 
 export class Operator {
@@ -104,7 +107,7 @@ export class Operator {
           r = await this.reconcileSafely(key);
         }
         await this.afterPass(key, r);
-        results.push({ key, ...(r.error ? { error: r.error } : {}) });
+        results.push({ key, ...(r.error ? { error: r.error } : {}), ...(r.status ? { status: r.status } : {}) });
       }
       await channels.prefetcher.idle();
       await channels.reporter.idle();
