@@ -120,6 +120,9 @@ export class Operator {
   /** One writer per state folder: a second berth on it refuses to start; a dead one's lock is taken over. */
   private async takeLock(command: string): Promise<StateLock> {
     const lock = await acquireStateLock(this.opts.state.root, { command });
+    for (const f of await this.opts.state.tighten()) {
+      this.log.warn({ path: f.path, error: f.error }, 'could not make this state file private to berth (0600, folders 0700); change its owner or mode by hand');
+    }
     if (lock.tookOverFrom !== undefined) {
       this.log.warn({ previous: lock.tookOverFrom }, 'took over the state lock of a berth that is no longer running; finishing what it left in flight');
     }

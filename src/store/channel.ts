@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { writeFileAtomic } from '../util/atomic.js';
+import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
 import { readIfExists } from '../util/files.js';
 import type { StateStore } from './state.js';
 
@@ -61,7 +61,7 @@ export async function readChannelState(state: StateStore, stack: string): Promis
 }
 
 export async function writeChannelState(state: StateStore, stack: string, value: ChannelState): Promise<void> {
-  await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }));
+  await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
 }
 
 export async function readReportState(state: StateStore, stack: string): Promise<ReportState> {
@@ -70,7 +70,7 @@ export async function readReportState(state: StateStore, stack: string): Promise
 }
 
 export async function writeReportState(state: StateStore, stack: string, value: ReportState): Promise<void> {
-  await writeFileAtomic(reportPath(state, stack), stringify(value));
+  await writeFileAtomic(reportPath(state, stack), stringify(value), PRIVATE.file, PRIVATE.dir);
 }
 
 /** This host's identity, made once per state folder; vendors see it on every check-in. */
@@ -83,6 +83,6 @@ export async function instanceId(state: StateStore): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const id = randomUUID();
-  await writeFileAtomic(path, `${id}\n`);
+  await writeFileAtomic(path, `${id}\n`, PRIVATE.file, PRIVATE.dir);
   return id;
 }

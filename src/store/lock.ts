@@ -204,7 +204,7 @@ function lockedError(root: string, path: string, holder: LockHolder, why: Refusa
 /** Writes our holder record to a temp file once, so every attempt can link it into place. */
 async function writeTemp(root: string, text: string): Promise<string> {
   const tmp = join(root, `${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', 0o644);
+  const handle = await open(tmp, 'wx', 0o600);
   try {
     await handle.writeFile(text);
     await handle.sync();
@@ -290,7 +290,7 @@ async function takeOver(
 export async function acquireStateLock(root: string, opts: { command?: string } = {}): Promise<StateLock> {
   const dir = resolve(root);
   const path = join(dir, LOCK_FILE);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
 
   const self: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   const [boot, start] = await Promise.all([bootId(), startTimeOf('self')]);

@@ -4,13 +4,13 @@
 //   <state>/<stack>/revisions/<n>/revision.yaml  what it was made from (RevisionRecord)
 //   <state>/_files/<file name>/status.yaml       a manifest that never parsed far enough to name its stack
 // Stack names are DNS labels, so `_files` can never collide with one.
-import { readdir, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { StackStatus } from '../api/types.js';
 import { validateStackStatus } from '../api/validate.js';
 import type { RevisionRecord } from '../plan/types.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { PRIVATE, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { readIfExists } from '../util/files.js';
 
 export type StatusKey = { stack: string } | { file: string };
@@ -51,7 +51,7 @@ export class StateStore {
   }
 
   async writeStatus(key: StatusKey, status: StackStatus): Promise<void> {
-    await writeFileAtomic(this.statusPath(key), stringify(status, { aliasDuplicateObjects: false }));
+    await writeFileAtomic(this.statusPath(key), stringify(status, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
   }
 
   async removeStatus(key: StatusKey): Promise<void> {
@@ -94,7 +94,7 @@ export class StateStore {
     await writeDirAtomic(this.revisionDir(record.stack, record.revision), {
       [COMPOSE_FILE]: composeText,
       [RECORD_FILE]: stringify(record, { aliasDuplicateObjects: false }),
-    });
+    }, PRIVATE);
     this.records.set(`${record.stack}/${record.revision}`, record);
   }
 
@@ -113,6 +113,41 @@ export class StateStore {
     }
     this.records.delete(`${stack}/${revision}`);
     await rm(trash, { recursive: true, force: true });
+  }
+
+  /**
+   * Brings state written by an older berth (0644 files in 0755 folders) to 0600/0700. Run once
+   * at start-up, with the lock held; returns the paths it could not change, for the log.
+   * Symbolic links are not followed: what they point at is not berth's.
+   */
+  async tighten(): Promise<Array<{ path: string; error: string }>> {
+    const failed: Array<{ path: string; error: string }> = [];
+    const visit = async (path: string): Promise<void> => {
+      let st;
+      try {
+        st = await lstat(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed.push({ path, error: (err as Error).message });
+        return;
+      }
+      if (st.isSymbolicLink()) return;
+      const want = st.isDirectory() ? PRIVATE.dir : PRIVATE.file;
+      if ((st.mode & 0o777) !== want) {
+        try {
+          await chmod(path, want);
+        } catch (err) {
+          failed.push({ path, error: (err as Error).message });
+        }
+      }
+      if (!st.isDirectory()) return;
+      const names = await readdir(path).catch((err: Error) => {
+        failed.push({ path, error: err.message });
+        return [] as string[];
+      });
+      for (const name of names) await visit(join(path, name));
+    };
+    await visit(this.root);
+    return failed;
   }
 
   /** Every status on disk, stacks first, then files that never parsed; damaged ones are reported, not thrown. */

@@ -15,9 +15,18 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * The modes of what berth keeps for itself (the state folder): rendered compose files carry
+ * the `environment:` secrets of compose files a person kept 0600, so only berth's user reads them.
+ */
+export const PRIVATE = { file: 0o600, dir: 0o700 } as const;
+/** The modes of what berth writes for people and other programs (manifests, crds, feeds). */
+export const SHARED = { file: 0o644, dir: 0o755 } as const;
+
+/** `mode` is the file's; `dirMode` is given to any folder made on the way (an existing one is left as it is). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number = SHARED.file, dirMode: number = SHARED.dir): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: dirMode });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await open(tmp, 'wx', mode);
@@ -40,9 +49,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
  * folder beside it which is then renamed into place. Fails if the folder already exists, so
  * an immutable folder (a revision) is never half-written nor overwritten.
  */
-export async function writeDirAtomic(path: string, files: Record<string, string>): Promise<void> {
+export async function writeDirAtomic(path: string, files: Record<string, string>, modes: { file: number; dir: number } = SHARED): Promise<void> {
   const parent = dirname(path);
-  await mkdir(parent, { recursive: true });
+  await mkdir(parent, { recursive: true, mode: modes.dir });
   // rename(2) silently replaces an existing *empty* folder, so look first.
   const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -52,10 +61,10 @@ export async function writeDirAtomic(path: string, files: Record<string, string>
     throw Object.assign(new Error(`${path} already exists; an immutable folder is never overwritten`), { code: 'EEXIST' });
   }
   const tmp = join(parent, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  await mkdir(tmp);
+  await mkdir(tmp, { mode: modes.dir });
   try {
     for (const [name, text] of Object.entries(files)) {
-      const handle = await open(join(tmp, name), 'wx', 0o644);
+      const handle = await open(join(tmp, name), 'wx', modes.file);
       try {
         await handle.writeFile(text);
         await handle.sync();
