@@ -8,7 +8,8 @@ import { stableHash } from '../plan/hash.js';
 import { FeedError } from '../sources/errors.js';
 import { fetchIndex } from '../sources/feed-client.js';
 import { checkDowngrade, parseIndex } from '../sources/feed.js';
-import { readChannelState, writeChannelState, type ChannelState } from '../store/channel.js';
+import { readChannelState, sameFeedUrl, writeChannelState, type ChannelState } from '../store/channel.js';
+import { redactText, redactUrl } from '../util/redact.js';
 import type { StateStore } from '../store/state.js';
 import type { Clock } from './clock.js';
 import { channelKey, releaseCompose, type ChannelSpecOf } from './releases.js';
@@ -62,7 +63,7 @@ export class CheckIns {
   /** Checks in now unless the last check-in is recent enough (a restarted berth does not stampede the feed). */
   private async dueOrLater(stack: string, entry: { timer: unknown; target: CheckInTarget }): Promise<void> {
     const stored = await readChannelState(this.deps.state, stack).catch(() => undefined);
-    const last = stored?.url === entry.target.channel.url && stored.channel === entry.target.channel.name ? stored.lastAttempt : undefined;
+    const last = stored !== undefined && sameFeedUrl(stored.url, entry.target.channel.url) && stored.channel === entry.target.channel.name ? stored.lastAttempt : undefined;
     const since = last !== undefined ? this.deps.clock.now().getTime() - Date.parse(last) : Infinity;
     const wait = stored !== undefined && stored.failures === 0 ? entry.target.channel.intervalSeconds * 1000 - since : 0;
     this.schedule(stack, Math.max(0, Number.isFinite(wait) ? wait : 0));
@@ -109,7 +110,7 @@ export class CheckIns {
     const { state, log, clock } = this.deps;
     const now = clock.now();
     const stored = await readChannelState(state, stack);
-    const sameFeed = stored !== undefined && stored.url === channel.url && stored.channel === channel.name;
+    const sameFeed = stored !== undefined && sameFeedUrl(stored.url, channel.url) && stored.channel === channel.name;
     const base: ChannelState = sameFeed ? stored : { url: channel.url, channel: channel.name, failures: 0, releases: [] };
     const status = await state.readStatus({ stack }).catch(() => undefined);
     const current = status?.status.currentVersion;
@@ -143,7 +144,7 @@ export class CheckIns {
       return 0;
     } catch (err) {
       const reason = err instanceof FeedError ? err.reason : 'FeedUnreachable';
-      const message = (err as Error).message;
+      const message = redactText((err as Error).message);
       const failures = base.failures + 1;
       await writeChannelState(state, stack, {
         ...base,
@@ -151,7 +152,7 @@ export class CheckIns {
         failures,
         refused: { reason, message, at: now.toISOString() },
       });
-      log.warn({ stack, channel: channel.name, url, reason, failures }, `check-in refused: ${message}`);
+      log.warn({ stack, channel: channel.name, url: redactUrl(url), reason, failures }, `check-in refused: ${message}`);
       // Only the first refusal of a run changes the status; later ones would rewrite it for nothing.
       if (base.refused?.reason !== reason) this.deps.onChange(stack);
       return failures;

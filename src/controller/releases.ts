@@ -10,7 +10,8 @@ import { asComposeDocument, type ChannelRelease } from '../plan/target.js';
 import type { ChannelView } from '../plan/types.js';
 import { FeedError } from '../sources/errors.js';
 import { keyIdOf, parsePublicKey, verifyRelease } from '../sources/signing.js';
-import { readChannelState, type ChannelState } from '../store/channel.js';
+import { readChannelState, sameFeedUrl, type ChannelState } from '../store/channel.js';
+import { redactUrl } from '../util/redact.js';
 import type { StateStore } from '../store/state.js';
 
 export type ChannelSpecOf = NonNullable<ResolvedStack['spec']['channel']>;
@@ -45,8 +46,9 @@ export class ReleaseCache {
 
   async load(stack: string, channel: ChannelSpecOf, manifest: string, now: Date): Promise<LoadedChannel> {
     const stored = await readChannelState(this.state, stack);
-    const view: ChannelView = { name: channel.name, url: channel.url };
-    const sameFeed = stored !== undefined && stored.url === channel.url && stored.channel === channel.name;
+    // The status shows the feed's URL: without the credentials it may carry.
+    const view: ChannelView = { name: channel.name, url: redactUrl(channel.url) };
+    const sameFeed = stored !== undefined && sameFeedUrl(stored.url, channel.url) && stored.channel === channel.name;
     if (sameFeed && stored.lastCheckIn !== undefined) view.lastCheckIn = stored.lastCheckIn;
     if (sameFeed && stored.refused !== undefined) view.refused = stored.refused;
     let key: KeyObject;

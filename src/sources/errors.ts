@@ -1,6 +1,7 @@
 // Why a check-in with a release feed was refused. Each reason becomes the reason of a
 // status condition, so it is CamelCase and stable; the message says what happened, to which
 // URL or release, and what a person can do about it.
+import { redactText } from '../util/redact.js';
 
 export type FeedRefusal =
   | 'FeedUnreachable'
@@ -20,7 +21,9 @@ export class FeedError extends Error {
   /** The HTTP status, for FeedHttpError. */
   readonly status?: number;
   constructor(reason: FeedRefusal, message: string, options: { cause?: unknown; status?: number } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote feed URLs, and they travel to channel.yaml, status.yaml and the logs:
+    // the credentials a URL may carry are cut here, where every feed error is made.
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FeedError';
     this.reason = reason;
     if (options.status !== undefined) this.status = options.status;

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
+import { redactUrl } from '../util/redact.js';
 import { readIfExists } from '../util/files.js';
 import type { StateStore } from './state.js';
 
@@ -60,7 +61,17 @@ export async function readChannelState(state: StateStore, stack: string): Promis
   return { failures: 0, ...v } as ChannelState;
 }
 
-export async function writeChannelState(state: StateStore, stack: string, value: ChannelState): Promise<void> {
+/**
+ * Whether the stored state is of the feed at `url`. The URL is stored without its credentials,
+ * so a new password or token for the same feed keeps what was accepted from it.
+ */
+export function sameFeedUrl(stored: string, url: string): boolean {
+  return redactUrl(stored) === redactUrl(url);
+}
+
+export async function writeChannelState(state: StateStore, stack: string, given: ChannelState): Promise<void> {
+  // The feed URL may hold `user:password@` or `?token=`: they stay in the manifest only.
+  const value: ChannelState = { ...given, url: redactUrl(given.url) };
   await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
 }
 

@@ -1,0 +1,114 @@
+// Credentials out of everything berth writes or logs. A feed URL may carry `user:password@`
+// or `?token=`; error messages quote URLs, and they end up in channel.yaml, status.yaml, the
+// console and the logs, which are read by more people than the manifest is. One module, so
+// every place redacts the same things the same way.
+import type { LoggerOptions } from 'pino';
+
+export const REDACTED = '***';
+
+/** Query parameters and headers whose value is a credential: token, api_key, X-Amz-Signature, password, sig... */
+const SECRET_NAME = /token|key|secret|passw|pwd|sig|auth|credential|session|cookie/i;
+
+/** Whether a query parameter or header of this name carries a credential. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/**
+ * The URL with its userinfo and the values of credential query parameters replaced by ***.
+ * Text that is not a URL is returned as it is (it holds no URL credentials to find).
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  let changed = false;
+  if (url.username !== '' || url.password !== '') {
+    url.username = REDACTED;
+    url.password = '';
+    changed = true;
+  }
+  for (const name of [...new Set(url.searchParams.keys())]) {
+    if (isSecretName(name)) {
+      url.searchParams.set(name, REDACTED);
+      changed = true;
+    }
+  }
+  // Only a URL that held something is re-serialised: the rest keep their exact spelling.
+  return changed ? url.href.replaceAll(encodeURIComponent(REDACTED), REDACTED) : text;
+}
+
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+// Outside a whole URL: `token=...` in a query fragment, `Authorization: Bearer ...`, `user:pw@host`.
+const PARAM_IN_TEXT = /([?&;]|\b)([A-Za-z0-9_.-]*(?:token|key|secret|passw|pwd|sig|auth|credential|session)[A-Za-z0-9_.-]*)=([^&\s"'<>;,]+)/gi;
+const AUTH_HEADER_IN_TEXT = /\b((?:proxy-)?authorization|cookie|x-api-key)(["']?\s*[:=]\s*["']?)(?:(basic|bearer|token|digest)\s+)?([^\s"',;]+)/gi;
+
+/** Any text with the credentials in its URLs, query fragments and Authorization headers replaced by ***. */
+export function redactText(text: string): string {
+  return text
+    .replace(URL_IN_TEXT, (url) => {
+      // A URL ends a sentence now and then: keep trailing punctuation out of the parse.
+      const m = /^(.*?)([.,;:)\]]*)$/.exec(url);
+      return m === null ? redactUrl(url) : `${redactUrl(m[1]!)}${m[2]!}`;
+    })
+    .replace(PARAM_IN_TEXT, (_all, lead: string, name: string, value: string) => (value === REDACTED ? `${lead}${name}=${value}` : `${lead}${name}=${REDACTED}`))
+    .replace(AUTH_HEADER_IN_TEXT, (_all, name: string, sep: string, scheme: string | undefined) => `${name}${sep}${scheme !== undefined ? `${scheme} ` : ''}${REDACTED}`);
+}
+
+/** Header values with credentials replaced (Authorization, Cookie, X-Api-Key, ...), for logging a request. */
+export function redactHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, isSecretName(k) ? REDACTED : v]));
+}
+
+/** A copy of an Error with its message, stack, cause and fields redacted, keeping its class for the log's `type`. */
+function redactError(err: Error, seen: WeakSet<object>): Error {
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Error;
+  for (const key of Object.getOwnPropertyNames(err)) {
+    const value = (err as unknown as Record<string, unknown>)[key];
+    Object.defineProperty(copy, key, { value: redactValue(value, seen, key), enumerable: Object.prototype.propertyIsEnumerable.call(err, key), writable: true, configurable: true });
+  }
+  return copy;
+}
+
+// Log fields whose whole value is a credential. Narrower than SECRET_NAME: a field named
+// `publicKey` or `keyPath` is no secret, and its value is still searched for URLs.
+const SECRET_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|password|passwd|secret|token|access_token|api_?key|private_?key)$/i;
+
+function redactValue(value: unknown, seen: WeakSet<object>, key?: string): unknown {
+  if (typeof value === 'string') return key !== undefined && SECRET_FIELD.test(key) ? REDACTED : redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return value;
+  seen.add(value);
+  if (value instanceof Error) return redactError(value, seen);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, seen));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  // Class instances other than errors (a Date, a Buffer) are left to the logger.
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, seen, k)]));
+}
+
+/** A deep copy of a log record's fields with every credential replaced. */
+export function redactDeep<T>(value: T): T {
+  return redactValue(value, new WeakSet()) as T;
+}
+
+/**
+ * pino options that redact every log line: the fields (at any depth, errors included) and
+ * the message. pino's own `redact` only knows fixed paths, and credentials hide inside
+ * strings (an error message quoting a URL), so this works on values.
+ */
+export const redactingLogOptions: Pick<LoggerOptions, 'formatters' | 'hooks'> = {
+  formatters: {
+    log: (fields) => redactDeep(fields),
+  },
+  hooks: {
+    logMethod(args, method) {
+      const clean = args.map((a: unknown) => (typeof a === 'string' ? redactText(a) : a));
+      // pino's method signature is overloaded; the arguments go through unchanged in number and kind.
+      return method.apply(this, clean as Parameters<typeof method>);
+    },
+  },
+};

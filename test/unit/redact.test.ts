@@ -1,0 +1,75 @@
+// Credentials never leave berth in a message, a status or a log line: URL userinfo, query
+// parameters that carry a token, key, secret, password or signature, and Authorization headers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { redactDeep, redactHeaders, redactText, redactUrl, redactingLogOptions } from '../../src/util/redact.js';
+
+const urls: Array<[string, string]> = [
+  ['https://feed.example.com/stable', 'https://feed.example.com/stable'],
+  ['https://alice:s3cret@feed.example.com/x', 'https://***@feed.example.com/x'],
+  ['https://alice@feed.example.com/x', 'https://***@feed.example.com/x'],
+  ['https://feed.example.com/i.json?token=abc&stack=shop', 'https://feed.example.com/i.json?token=***&stack=shop'],
+  ['https://f/x?api_key=1&access_token=2&X-Amz-Signature=3&sig=4&password=5&client_secret=6&version=1.0', 'https://f/x?api_key=***&access_token=***&X-Amz-Signature=***&sig=***&password=***&client_secret=***&version=1.0'],
+  ['not a url', 'not a url'],
+];
+for (const [given, want] of urls) {
+  test(`redactUrl ${given}`, () => assert.equal(redactUrl(given), want));
+}
+
+const texts: Array<[string, string]> = [
+  [
+    'GET http://u:pw@127.0.0.1:9/s/index.json?token=t0p&instance=i answered HTTP 500 Internal Server Error; the feed server failed',
+    'GET http://***@127.0.0.1:9/s/index.json?token=***&instance=i answered HTTP 500 Internal Server Error; the feed server failed',
+  ],
+  ['failed to reach https://a:b@h/x.', 'failed to reach https://***@h/x.'],
+  ['request with Authorization: Bearer abc.def sent', 'request with Authorization: Bearer *** sent'],
+  ['headers {"authorization":"Basic dTpw"}', 'headers {"authorization":"Basic ***"}'],
+  ['a path ?secret=xyz&n=1 quoted alone', 'a path ?secret=***&n=1 quoted alone'],
+  ['nothing to hide here: version 1.2.3 of shop', 'nothing to hide here: version 1.2.3 of shop'],
+];
+for (const [given, want] of texts) {
+  test(`redactText ${given}`, () => assert.equal(redactText(given), want));
+}
+
+test('redactHeaders keeps ordinary headers and hides credentials', () => {
+  assert.deepEqual(redactHeaders({ authorization: 'Bearer x', 'user-agent': 'berth/1', 'x-api-key': 'k' }), {
+    authorization: '***',
+    'user-agent': 'berth/1',
+    'x-api-key': '***',
+  });
+});
+
+test('redactDeep reaches nested fields and errors, keeping the error class, without touching the original', () => {
+  class FeedError extends Error {}
+  const err = new FeedError('GET https://u:pw@h/x failed', { cause: new Error('connect to https://h/?token=zz') });
+  const out = redactDeep({ stack: 'shop', url: 'https://u:pw@h/x', nested: { list: ['?key=1'] }, err, publicKey: 'keys/pub.pem', token: 'abc' });
+  assert.equal(out.url, 'https://***@h/x');
+  assert.deepEqual(out.nested.list, ['?key=***']);
+  assert.ok(out.err instanceof FeedError);
+  assert.equal(out.err.message, 'GET https://***@h/x failed');
+  assert.ok(!String(out.err.stack).includes('pw@'));
+  assert.equal((out.err.cause as Error).message, 'connect to https://h/?token=***');
+  assert.equal(out.publicKey, 'keys/pub.pem');
+  assert.equal(out.token, '***');
+  assert.equal(err.message, 'GET https://u:pw@h/x failed', 'the thrown error itself is left as it was');
+});
+
+test('a logger with redactingLogOptions writes no credential in fields, errors or messages', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const log = pino({ level: 'info', ...redactingLogOptions }, sink);
+  log.warn({ url: 'https://u:hunter2@h/x?token=t0psecret', err: new Error('GET https://u:hunter2@h/x') }, 'check-in refused: GET https://u:hunter2@h/?sig=t0psecret');
+  log.info('plain https://u:hunter2@h/');
+  const text = lines.join('');
+  assert.equal(lines.length, 2);
+  assert.ok(!text.includes('hunter2') && !text.includes('t0psecret'), text);
+  assert.match(text, /"type":"Error"/);
+  assert.match(text, /check-in refused: GET https:\/\/\*\*\*@h\/\?sig=\*\*\*/);
+});
