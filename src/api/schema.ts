@@ -153,6 +153,12 @@ const channelSchema = {
       default: CHANNEL_DEFAULTS.timeoutSeconds,
       description: 'A check-in that has not received the whole index by then fails (FeedTimeout).',
     },
+    reportUrl: {
+      type: 'string',
+      pattern: '^https?://[^\\s]+$',
+      description:
+        "Where berth POSTs how each update from this channel went. Without it, berth uses the index's report URL only when it is on the feed's own origin over https.",
+    },
   },
 } as const;
 

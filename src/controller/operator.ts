@@ -161,7 +161,7 @@ export class Operator {
             this.log.warn({ stack, err }, 'could not start pre-downloading');
           })
         : undefined,
-      r.status !== undefined && r.channel !== undefined ? channels.reporter.consider(stack, r.status) : undefined,
+      r.status !== undefined && r.channel !== undefined ? channels.reporter.consider(stack, r.status, r.channel.channel) : undefined,
     ]);
   }
 

@@ -5,6 +5,8 @@
 import type { Logger } from 'pino';
 import type { HistoryEntry, StackStatus } from '../api/types.js';
 import { postReport } from '../sources/feed-client.js';
+import { reportTarget } from '../sources/report-target.js';
+import { redactUrl } from '../util/redact.js';
 import { readChannelState, readReportState, writeReportState } from '../store/channel.js';
 import type { StateStore } from '../store/state.js';
 import type { Clock } from './clock.js';
@@ -37,6 +39,12 @@ export interface UpdateReport {
   running?: string;
 }
 
+/** What of spec.channel decides where reports go. */
+export interface ReportChannel {
+  url: string;
+  reportUrl?: string;
+}
+
 const REPORTABLE: ReadonlySet<HistoryEntry['outcome']> = new Set(['Healthy', 'Failed', 'RolledBack']);
 const RETRY_AFTER_MS = 30_000;
 
@@ -48,11 +56,18 @@ export class Reporter {
 
   constructor(private readonly deps: ReporterDeps) {}
 
-  /** Reports the newest finished update of the stack unless it was reported already. */
-  consider(stack: string, status: StackStatus): Promise<void> {
+  /** Refusals already logged, per stack, so a refused report URL is told once, not every pass. */
+  private readonly refusedLogged = new Map<string, string>();
+
+  /**
+   * Reports the newest finished update of the stack unless it was reported already. `channel`
+   * is the stack's spec.channel: its reportUrl, and the feed whose origin the index's report
+   * URL must be on.
+   */
+  consider(stack: string, status: StackStatus, channel: ReportChannel): Promise<void> {
     const running = this.busy.get(stack);
     if (running !== undefined) return running;
-    const work = this.send(stack, status).finally(() => this.busy.delete(stack));
+    const work = this.send(stack, status, channel).finally(() => this.busy.delete(stack));
     this.busy.set(stack, work);
     return work;
   }
@@ -62,7 +77,7 @@ export class Reporter {
     await Promise.all([...this.busy.values()]);
   }
 
-  private async send(stack: string, status: StackStatus): Promise<void> {
+  private async send(stack: string, status: StackStatus, spec: ReportChannel): Promise<void> {
     const { state, log, clock } = this.deps;
     const entry = (status.status.history ?? []).find((h) => h.operation === 'update' && h.outcome !== 'Progressing');
     if (entry === undefined || !REPORTABLE.has(entry.outcome)) return;
@@ -74,7 +89,15 @@ export class Reporter {
     const record = await state.readRevision(stack, entry.revision).catch(() => undefined);
     if (record?.release === undefined) return; // not a channel release: nobody to tell
     const channel = await readChannelState(state, stack);
-    if (channel?.report === undefined) return;
+    const target = reportTarget({ feedUrl: spec.url, ...(spec.reportUrl !== undefined ? { reportUrl: spec.reportUrl } : {}), ...(channel?.report !== undefined ? { offered: channel.report } : {}) });
+    if (target.url === undefined) {
+      if (target.refused !== undefined && this.refusedLogged.get(stack) !== target.refused) {
+        this.refusedLogged.set(stack, target.refused);
+        log.warn({ stack, offered: channel?.report !== undefined ? redactUrl(channel.report) : undefined }, `no report sent: ${target.refused}`);
+      }
+      return;
+    }
+    this.refusedLogged.delete(stack);
     const body: UpdateReport = {
       apiVersion: 'berth.dev/v1alpha1',
       kind: 'UpdateReport',
@@ -92,14 +115,14 @@ export class Reporter {
       ...(status.status.currentVersion !== undefined ? { running: status.status.currentVersion } : {}),
     };
     try {
-      await postReport(channel.report, body, { timeoutMs: this.deps.timeoutMs ?? 10_000 });
+      await postReport(target.url, body, { timeoutMs: this.deps.timeoutMs ?? 10_000 });
       await writeReportState(state, stack, { lastReported: key });
       this.reported.set(stack, key);
       this.failedAt.delete(`${stack}/${key}`);
-      log.info({ stack, version: entry.version, outcome: body.outcome, url: channel.report }, 'reported the update outcome to the feed');
+      log.info({ stack, version: entry.version, outcome: body.outcome, url: redactUrl(target.url) }, 'reported the update outcome to the feed');
     } catch (err) {
       this.failedAt.set(`${stack}/${key}`, clock.now().getTime());
-      log.warn({ stack, url: channel.report, err }, 'reporting the update outcome failed; berth tries again later');
+      log.warn({ stack, url: redactUrl(target.url), err }, 'reporting the update outcome failed; berth tries again later');
     }
   }
 }
