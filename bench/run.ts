@@ -61,7 +61,7 @@ async function noopPass(size: number, image: TestImage, engine: Engine, compose:
     const images = Object.fromEntries(Object.keys(services).map((s) => [s, image.pinned]));
     await writeFile(join(root, 'm', `${name}.yaml`), stackManifest({ name, version: '1.0.0', images }));
     const index = new ManifestIndex();
-    index.update(await scanManifests(join(root, 'm')));
+    await index.update(await scanManifests(join(root, 'm')), async () => undefined);
     const reconciler = new Reconciler({
       state: new StateStore(join(root, 'state')),
       engine,

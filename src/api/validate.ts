@@ -103,7 +103,18 @@ export function parseYaml(file: string, text: string): unknown {
       doc.errors.map((e) => ({ path: '', message: `YAML syntax error: ${(e.message.split('\n')[0] ?? '').replace(/:\s*$/, '')}` })),
     );
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // yaml refuses to expand an alias bomb ("billion laughs") with a ReferenceError; that is
+    // a property of this file, to be reported under its name like any other problem in it.
+    if (err instanceof ReferenceError) {
+      throw new InvalidManifestError(file, [
+        { path: '', message: `uses YAML aliases (*name) so often that expanding them would exhaust memory (${err.message}); write the values out` },
+      ]);
+    }
+    throw err;
+  }
 }
 
 /** Validates a parsed Stack manifest and applies defaults. `value` is not modified. */

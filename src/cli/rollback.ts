@@ -25,8 +25,15 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
   if (status === undefined) return 1;
   const s = status.status;
   const onDisk = await store.revisionNumbers(name);
+  // Each record on disk is read back, so one that was cut short is shown as such before someone rolls back to it.
+  const damaged = new Map<number, string>();
+  for (const n of onDisk) {
+    await store.readRevision(name, n).catch((err: unknown) => damaged.set(n, (err as Error).message));
+  }
   const mark = (n: number) =>
-    [n === s.revision ? 'current' : '', n === s.lastGoodRevision ? 'last-good' : ''].filter(Boolean).join(',') || '-';
+    [n === s.revision ? 'current' : '', n === s.lastGoodRevision ? 'last-good' : '', damaged.has(n) ? 'DAMAGED' : '']
+      .filter(Boolean)
+      .join(',') || '-';
   const rows = [['REVISION', 'VERSION', 'OPERATION', 'OUTCOME', 'STARTED', 'FINISHED', 'NOW', 'REASON']];
   for (const e of s.history ?? []) {
     rows.push([String(e.revision), e.version, e.operation, e.outcome, e.started, e.finished ?? '-', mark(e.revision), e.reason ?? '-']);
@@ -42,6 +49,9 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
     );
   }
   lines.push(`Revisions on disk: ${onDisk.join(', ') || 'none'} (under ${store.root}/${name}/revisions)`);
+  for (const [n, problem] of damaged) {
+    lines.push(`Damaged: revision ${n} (${problem.replace(/: berth cannot tell.*$/, '')}): berth cannot roll back to it, nor judge it; its containers, if they run, are not affected`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -8,7 +8,7 @@ import { stableHash } from '../plan/hash.js';
 import { FeedError } from '../sources/errors.js';
 import { fetchIndex } from '../sources/feed-client.js';
 import { checkDowngrade, parseIndex } from '../sources/feed.js';
-import { readChannelState, sameFeedUrl, writeChannelState, type ChannelState } from '../store/channel.js';
+import { channelFile, readChannelState, sameFeedUrl, writeChannelState, type ChannelState } from '../store/channel.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import type { StateStore } from '../store/state.js';
 import type { Clock } from './clock.js';
@@ -37,6 +37,8 @@ const FIRST_RETRY_MS = 5_000;
 export class CheckIns {
   private readonly tracked = new Map<string, { fingerprint: string; timer: unknown; target: CheckInTarget }>();
   private readonly running = new Map<string, Promise<void>>();
+  /** channel.yaml writes failed in a row, per stack: the disk is full or read-only, or a file is in the way. */
+  private readonly unwritten = new Map<string, number>();
   private stopped = false;
 
   constructor(private readonly deps: CheckInDeps) {}
@@ -74,7 +76,12 @@ export class CheckIns {
     if (entry === undefined || this.stopped) return;
     this.deps.clock.clearTimeout(entry.timer);
     entry.timer = this.deps.clock.setTimeout(() => {
-      void this.checkIn(entry.target).then((failures) => {
+      // attempt() handles what it can foresee; anything else still must not end berth, nor the schedule.
+      const run = this.checkIn(entry.target).catch((err: unknown) => {
+        this.deps.log.error({ stack, err }, 'check-in failed unexpectedly; retrying with backoff');
+        return Math.max(1, this.unwritten.get(stack) ?? 1);
+      });
+      void run.then((failures) => {
         const current = this.tracked.get(stack);
         if (current !== entry) return;
         const interval = entry.target.channel.intervalSeconds * 1000;
@@ -136,7 +143,9 @@ export class CheckIns {
       };
       delete accepted.report;
       if (index.report !== undefined) accepted.report = index.report;
-      await writeChannelState(state, stack, accepted);
+      // Not recorded means not accepted: the pass reads releases from channel.yaml only.
+      const unwritten = await this.record(stack, accepted, 'the accepted feed answer');
+      if (unwritten > 0) return unwritten;
       const changed = !sameFeed || stored.refused !== undefined || stableHash(stored.releases) !== stableHash(index.releases);
       const newest = index.releases[0]?.spec.version;
       log[changed ? 'info' : 'debug']({ stack, channel: channel.name, releases: index.releases.length, newest }, 'checked in with the release feed');
@@ -146,15 +155,36 @@ export class CheckIns {
       const reason = err instanceof FeedError ? err.reason : 'FeedUnreachable';
       const message = redactText((err as Error).message);
       const failures = base.failures + 1;
-      await writeChannelState(state, stack, {
-        ...base,
-        lastAttempt: now.toISOString(),
-        failures,
-        refused: { reason, message, at: now.toISOString() },
-      });
+      const unwritten = await this.record(
+        stack,
+        { ...base, lastAttempt: now.toISOString(), failures, refused: { reason, message, at: now.toISOString() } },
+        `the refused check-in (${reason})`,
+      );
       log.warn({ stack, channel: channel.name, url: redactUrl(url), reason, failures }, `check-in refused: ${message}`);
       // Only the first refusal of a run changes the status; later ones would rewrite it for nothing.
       if (base.refused?.reason !== reason) this.deps.onChange(stack);
+      return Math.max(failures, unwritten);
+    }
+  }
+
+  /**
+   * Writes channel.yaml; returns 0, or the writes failed in a row so far (the caller backs
+   * off by it). A full or read-only disk is logged with the file and retried, never thrown:
+   * the releases accepted before stay in force meanwhile.
+   */
+  private async record(stack: string, value: ChannelState, what: string): Promise<number> {
+    try {
+      await writeChannelState(this.deps.state, stack, value);
+      this.unwritten.delete(stack);
+      return 0;
+    } catch (err) {
+      const failures = (this.unwritten.get(stack) ?? 0) + 1;
+      this.unwritten.set(stack, failures);
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      this.deps.log.error(
+        { stack, file: channelFile(this.deps.state, stack), err, failures },
+        `could not write ${what} to ${channelFile(this.deps.state, stack)} (${code}); the releases accepted before stay in force, and the check-in is retried with backoff. Free space or make the state folder writable`,
+      );
       return failures;
     }
   }

@@ -10,40 +10,63 @@ export type WorkKey = `stack:${string}` | `file:${string}`;
 export const stackKey = (name: string): WorkKey => `stack:${name}`;
 export const fileKey = (file: string): WorkKey => `file:${basename(file)}`;
 
+/** Which file the stack's status says held the name when berth last ran (undefined: none known). */
+export type HolderOnDisk = (name: string) => Promise<string | undefined>;
+
 export class ManifestIndex {
   private byName = new Map<string, ManifestEntry>();
   private unnamed = new Map<string, ManifestEntry>();
-  private readonly heldBy = new Map<string, string>();
-  private readonly projects = new Map<string, string>();
+  /** The stack each file held at the last scan; only files of that scan, so it never outgrows the folder. */
+  private heldBy = new Map<string, string>();
+  private projects = new Map<string, string>();
 
-  /** Takes a new scan; returns every key whose state may have changed (old and new). */
-  update(entries: readonly ManifestEntry[]): WorkKey[] {
+  /**
+   * Takes a new scan; returns every key whose state may have changed (old and new). When
+   * two files declare one name, the one that held it before keeps it (as of this run, else
+   * as the stack's status recorded it), so a copy dropped beside a manifest never takes the
+   * running stack over, whatever its file name. Only with no holder known does name order decide.
+   */
+  async update(entries: readonly ManifestEntry[], holderOnDisk: HolderOnDisk): Promise<WorkKey[]> {
     const keys = new Set<WorkKey>(this.keys());
-    const byName = new Map<string, ManifestEntry>();
+    const claims = new Map<string, ManifestEntry[]>();
     const unnamed = new Map<string, ManifestEntry>();
     for (const entry of entries) {
       const name = entry.stack?.metadata.name ?? entry.declaredName ?? this.heldBy.get(entry.file);
-      const owner = name === undefined ? undefined : byName.get(name);
-      if (name === undefined) {
-        unnamed.set(basename(entry.file), entry);
-      } else if (owner !== undefined) {
-        // Files are scanned in name order, so the same file wins every time.
-        unnamed.set(basename(entry.file), {
-          file: entry.file,
-          error: new InvalidManifestError(entry.file, [
-            { path: 'metadata.name', message: `stack "${name}" is already declared by ${owner.file}; give this one another name` },
+      if (name === undefined) unnamed.set(basename(entry.file), entry);
+      else claims.set(name, [...(claims.get(name) ?? []), entry]);
+    }
+    const byName = new Map<string, ManifestEntry>();
+    const heldBy = new Map<string, string>();
+    const projects = new Map<string, string>();
+    for (const [name, claimants] of claims) {
+      const before = this.byName.get(name)?.file ?? (claimants.length > 1 ? await holderOnDisk(name) : undefined);
+      // Files are scanned in name order, so without a known holder the same file wins every time.
+      const holder = claimants.find((e) => e.file === before) ?? (claimants[0] as ManifestEntry);
+      byName.set(name, holder);
+      heldBy.set(holder.file, name);
+      if (holder.stack) projects.set(name, holder.stack.spec.compose.project ?? name);
+      else if (this.projects.has(name)) projects.set(name, this.projects.get(name) as string);
+      for (const other of claimants) {
+        if (other === holder) continue;
+        unnamed.set(basename(other.file), {
+          file: other.file,
+          error: new InvalidManifestError(other.file, [
+            { path: 'metadata.name', message: `stack "${name}" is already declared by ${holder.file}; give this one another name` },
           ]),
         });
-      } else {
-        byName.set(name, entry);
-        this.heldBy.set(entry.file, name);
-        if (entry.stack) this.projects.set(name, entry.stack.spec.compose.project ?? name);
       }
     }
     this.byName = byName;
     this.unnamed = unnamed;
+    this.heldBy = heldBy;
+    this.projects = projects;
     for (const k of this.keys()) keys.add(k);
     return [...keys];
+  }
+
+  /** How many files the index remembers a stack name for (for leak tests). */
+  filesRemembered(): number {
+    return this.heldBy.size;
   }
 
   keys(): WorkKey[] {

@@ -81,7 +81,8 @@ export class Operator {
 
   /** Reads the manifests folder and returns every key that needs a pass. */
   private async rescan(): Promise<WorkKey[]> {
-    return this.index.update(await scanManifests(this.opts.manifestsDir));
+    const holderOnDisk = (name: string) => this.opts.state.readStatus({ stack: name }).then((s) => s?.status.manifest, () => undefined);
+    return this.index.update(await scanManifests(this.opts.manifestsDir), holderOnDisk);
   }
 
   /** One pass over every stack, then return: for cron jobs and scripts (`berth run --once`). */

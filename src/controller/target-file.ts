@@ -2,13 +2,13 @@
 // a channel, against the releases berth accepted): the one way berth turns files into a
 // Target, shared by the reconcile pass and by commands that must predict what berth will do
 // with an edited manifest (`berth rollback`).
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { parseYaml } from '../api/validate.js';
 import { chooseRelease } from '../plan/offer.js';
 import { asComposeDocument, followChannel, resolveTarget, type ChannelRelease } from '../plan/target.js';
 import type { ChannelView, RevisionRecord, Target } from '../plan/types.js';
+import { readRegularFile } from '../util/files.js';
 
 export type TargetFile = { target: Target; composeFile: string } | { error: string; composeFile: string };
 
@@ -31,9 +31,10 @@ export async function resolveTargetFile(manifest: string, stack: ResolvedStack, 
   const composeFile = composeFileOf(manifest, stack);
   let text: string;
   try {
-    text = await readFile(composeFile, 'utf8');
+    text = await readRegularFile(composeFile);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (code === 'ENOTREGULAR') return { error: `${manifest}: spec.compose.file: ${(err as Error).message}`, composeFile };
     return { error: `${manifest}: spec.compose.file: cannot read ${composeFile} (${code}); the path is relative to the manifest`, composeFile };
   }
   try {

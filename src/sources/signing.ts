@@ -3,7 +3,7 @@
 // pins, so a feed server, a proxy or a mirror can withhold releases but never forge or
 // alter one.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../util/files.js';
 import { isAbsolute, resolve } from 'node:path';
 import type { Release, SignedRelease } from '../api/types.js';
 import { validateRelease } from '../api/validate-release.js';
@@ -58,12 +58,12 @@ export async function parsePublicKey(pemOrPath: string, baseDir: string): Promis
     const path = isAbsolute(pemOrPath) ? pemOrPath : resolve(baseDir, pemOrPath);
     source = `public key file ${path}`;
     try {
-      pem = await readFile(path, 'utf8');
+      pem = await readRegularFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new FeedError(
         'PublicKeyInvalid',
-        `cannot read ${source} (${code}); spec.channel.publicKey must be the vendor's release.pub, as a path relative to the manifest's folder or as its PEM text`,
+        `cannot read ${source} (${code === 'ENOTREGULAR' ? (err as Error).message : code}); spec.channel.publicKey must be the vendor's release.pub, as a path relative to the manifest's folder or as its PEM text`,
         { cause: err },
       );
     }

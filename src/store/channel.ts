@@ -1,11 +1,12 @@
 // What berth keeps of a stack's release channel, beside its status:
 //   <state>/<stack>/channel.yaml   the last accepted feed answer, and how the last check-in went
 //   <state>/<stack>/report.yaml    which finished update was last reported to the feed
-//   <state>/instance-id            this host's identity towards vendors' feeds
+//   <state>/_instance-id           this host's identity towards vendors' feeds (outside the
+//                                  stack namespace: stack names are DNS labels, never `_…`)
 // The check-in writes channel.yaml; the reconcile pass only reads it, and verifies every
 // release in it again, so a hand-edited file cannot smuggle a release past the key.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
@@ -45,6 +46,8 @@ async function readYaml(path: string): Promise<unknown> {
 }
 
 const channelPath = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
+/** Where a stack's channel state is kept, for messages. */
+export const channelFile = channelPath;
 const reportPath = (state: StateStore, stack: string) => join(state.root, stack, 'report.yaml');
 
 /** The stored channel state; a damaged file reads as none (the next check-in rewrites it). */
@@ -86,14 +89,26 @@ export async function writeReportState(state: StateStore, stack: string, value: 
 
 /** This host's identity, made once per state folder; vendors see it on every check-in. */
 export async function instanceId(state: StateStore): Promise<string> {
-  const path = join(state.root, 'instance-id');
-  try {
-    const id = (await readFile(path, 'utf8')).trim();
-    if (/^[A-Za-z0-9-]{8,64}$/.test(id)) return id;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const id = randomUUID();
-  await writeFileAtomic(path, `${id}\n`, PRIVATE.file, PRIVATE.dir);
+  const path = join(state.root, '_instance-id');
+  // Before 0.2 the identity was `<state>/instance-id`, which is also the folder of a stack
+  // named `instance-id`. It moves (write the new file, then drop the old), keeping the same
+  // id for vendors; a crash between the two leaves both, and the next start finishes it.
+  const legacy = join(state.root, 'instance-id');
+  const read = async (file: string): Promise<string | undefined> => {
+    try {
+      const id = (await readFile(file, 'utf8')).trim();
+      return /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // EISDIR/ENOTDIR: the legacy name is a stack's folder now, not an identity.
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  };
+  const current = await read(path);
+  const old = await read(legacy);
+  const id = current ?? old ?? randomUUID();
+  if (current === undefined) await writeFileAtomic(path, `${id}\n`, PRIVATE.file, PRIVATE.dir);
+  if (old !== undefined) await rm(legacy, { force: true });
   return id;
 }

@@ -1,10 +1,11 @@
 // Reading the folder of Stack manifests: one Stack per top-level *.yaml / *.yml file. The
 // folder is not searched recursively, so a stack's compose file can live in a subfolder
 // beside its manifest without being mistaken for one.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
+import { readProblem, readRegularFile } from '../util/files.js';
 
 export interface ManifestEntry {
   /** Absolute path of the file. */
@@ -48,10 +49,9 @@ export function parseManifest(file: string, text: string): ManifestEntry {
 export async function readManifest(file: string): Promise<ManifestEntry> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { file, error: new InvalidManifestError(file, [{ path: '', message: `cannot be read (${code ?? String(err)})` }]) };
+    return { file, error: new InvalidManifestError(file, [{ path: '', message: readProblem(err) }]) };
   }
   return parseManifest(file, text);
 }

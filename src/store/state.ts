@@ -18,6 +18,38 @@ export type StatusKey = { stack: string } | { file: string };
 export const COMPOSE_FILE = 'compose.yaml';
 export const RECORD_FILE = 'revision.yaml';
 
+/** A revision record on disk that is not whole (truncated, edited, corrupted). */
+export class DamagedRevisionError extends Error {
+  override readonly name = 'DamagedRevisionError';
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * What is missing or wrong in a revision record. Records are written whole (atomically), so
+ * one that lacks a field was cut short or edited afterwards: a truncated file still parses,
+ * as a record with its last fields gone, and must not pass for the revision it was.
+ */
+function recordProblems(value: unknown, revision: number): string[] {
+  if (typeof value === 'string') return [value];
+  if (!isObject(value)) return ['not a berth revision record'];
+  const problems: string[] = [];
+  if (value['revision'] !== revision) problems.push(`revision is ${JSON.stringify(value['revision'])}, not ${revision}`);
+  for (const field of ['stack', 'version', 'targetKey', 'generation', 'project', 'projectDirectory', 'created'] as const) {
+    if (!isText(value[field])) problems.push(`${field} is missing`);
+  }
+  if (isText(value['created']) && Number.isNaN(Date.parse(value['created']))) problems.push('created is not a time');
+  if (!isObject(value['images']) || !Object.values(value['images']).every(isText)) problems.push('images is missing');
+  if (!Array.isArray(value['services'])) problems.push('services is missing');
+  if (!isObject(value['spec']) || !isObject(value['spec']['compose'])) problems.push('spec is missing');
+  const release = value['release'];
+  if (release !== undefined && (!isObject(release) || !isText(release['version']) || !isText(release['keyId']) || typeof release['compose'] !== 'boolean')) {
+    problems.push('release is incomplete');
+  }
+  return problems;
+}
+
 export class StateStore {
   readonly root: string;
   // Revisions are immutable once written, so a record read once is good forever.
@@ -47,7 +79,17 @@ export class StateStore {
   async readStatus(key: StatusKey): Promise<StackStatus | undefined> {
     const path = this.statusPath(key);
     const text = await readIfExists(path);
-    return text === undefined ? undefined : validateStackStatus(path, parse(text));
+    if (text === undefined) return undefined;
+    let value: unknown;
+    try {
+      value = parse(text, { maxAliasCount: 100 });
+    } catch (err) {
+      throw new Error(
+        `${path}: not valid YAML (${(err as Error).message.split('\n')[0] ?? ''}); the file is damaged. berth rewrites it on its next pass; to see the stack's state now, run berth with this state folder or move the file aside`,
+        { cause: err },
+      );
+    }
+    return validateStackStatus(path, value);
   }
 
   async writeStatus(key: StatusKey, status: StackStatus): Promise<void> {
@@ -75,10 +117,19 @@ export class StateStore {
     const path = join(this.revisionDir(stack, revision), RECORD_FILE);
     const text = await readIfExists(path);
     if (text === undefined) return undefined;
-    const record = parse(text) as RevisionRecord;
-    if (record === null || typeof record !== 'object' || record.revision !== revision || !Array.isArray(record.services)) {
-      throw new Error(`${path}: not a berth revision record; move the folder aside so berth can write a new revision`);
+    let value: unknown;
+    try {
+      value = parse(text, { maxAliasCount: 100 });
+    } catch (err) {
+      value = `not valid YAML (${(err as Error).message.split('\n')[0] ?? ''})`;
     }
+    const problems = recordProblems(value, revision);
+    if (problems.length > 0) {
+      throw new DamagedRevisionError(
+        `${path}: damaged (${problems.join('; ')}): berth cannot tell what revision ${revision} ran, so it can neither roll back to it nor judge it; move the folder aside so berth can write a new revision`,
+      );
+    }
+    const record = value as RevisionRecord;
     this.records.set(cacheKey, record);
     return record;
   }

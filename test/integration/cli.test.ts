@@ -121,3 +121,29 @@ test('berth run without --manifests and berth describe of an unknown stack fail 
   assert.equal(describe.code, 1);
   assert.match(describe.stderr, /no status for stack "nope"/);
 });
+
+test('a truncated revision record reads as DAMAGED in berth history, and berth rollback --to refuses it', async () => {
+  const record = join(dir, 'state', name, 'revisions', '2', 'revision.yaml');
+  const text = await readFile(record, 'utf8');
+  // Cut short after the spec, as a disk that filled or a bad copy would leave it: it still parses.
+  await writeFile(record, text.slice(0, text.indexOf('created:')));
+
+  const history = await berth(['history', name, '--state', 'state'], dir);
+  assert.equal(history.code, 0, history.stderr);
+  const row2 = history.stdout.split('\n').find((l) => /^2\s/.test(l));
+  assert.match(row2 ?? '', /\sDAMAGED/);
+  assert.match(history.stdout, /Damaged: revision 2 .*revision\.yaml: damaged \(created is missing\).*cannot roll back to it/);
+
+  const rollback = await berth(['rollback', name, '--to', '2', '--state', 'state'], dir);
+  assert.equal(rollback.code, 1, rollback.stdout);
+  assert.match(rollback.stderr, /revision\.yaml: damaged \(created is missing\)/);
+  assert.doesNotMatch(rollback.stdout, /nothing changed/);
+});
+
+test('berth describe of a stack whose status.yaml is damaged names the file', async () => {
+  await mkdir(join(dir, 'state-damaged', 'shop'), { recursive: true });
+  await writeFile(join(dir, 'state-damaged', 'shop', 'status.yaml'), 'status: {conditions: [\n  - broken: "');
+  const describe = await berth(['describe', 'shop', '--state', 'state-damaged'], dir);
+  assert.equal(describe.code, 1);
+  assert.match(describe.stderr, /state-damaged\/shop\/status\.yaml: not valid YAML/);
+});
