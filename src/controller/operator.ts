@@ -10,6 +10,7 @@ import { LABEL_PROJECT } from '../plan/types.js';
 import { scanManifests } from '../store/manifests.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
 import type { StateStore } from '../store/state.js';
+import { sweepLeftovers } from '../store/sweep.js';
 import { watchManifests, type FileWatcher } from '../store/watch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ManifestIndex, stackKey, type WorkKey } from './index.js';
@@ -124,6 +125,13 @@ export class Operator {
     const lock = await acquireStateLock(this.opts.state.root, { command });
     if (lock.tookOverFrom !== undefined) {
       this.log.warn({ previous: lock.tookOverFrom }, 'took over the state lock of a berth that is no longer running; finishing what it left in flight');
+    }
+    try {
+      const removed = await sweepLeftovers(this.opts.state.root);
+      if (removed.length > 0) this.log.info({ removed }, 'removed what interrupted writes left in the state folder');
+    } catch (err) {
+      // Leftovers take space and nothing more; they are tried again at the next start.
+      this.log.warn({ err, state: this.opts.state.root }, 'could not sweep leftovers of interrupted writes from the state folder');
     }
     return lock;
   }
