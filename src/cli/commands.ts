@@ -40,16 +40,19 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     return outcome.exitCode;
   }
   await operator.start();
-  await new Promise<void>((resolve) => {
+  const lostLock = await new Promise<boolean>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
-      resolve();
+      resolve(false);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // The operator has logged why and stopped itself.
+    if (operator.halted.aborted) resolve(true);
+    operator.halted.addEventListener('abort', () => resolve(true), { once: true });
   });
   await operator.stop();
-  return 0;
+  return lostLock ? 1 : 0;
 }
 
 export async function validateCommand(files: string[]): Promise<number> {

@@ -11,6 +11,7 @@ import { LABEL_PROJECT } from '../plan/types.js';
 import { scanManifests } from '../store/manifests.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
 import type { StateStore } from '../store/state.js';
+import { sweepLeftovers } from '../store/sweep.js';
 import { watchManifests, type FileWatcher } from '../store/watch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ManifestIndex, stackKey, type WorkKey } from './index.js';
@@ -59,6 +60,9 @@ export class Operator {
   private rescanPending = false;
   private running = false;
   private lock: StateLock | undefined;
+  private readonly lockLost = new AbortController();
+  /** Aborted once the operator stopped by itself because it lost its state lock; `berth run` then exits non-zero. */
+  readonly halted: AbortSignal = this.lockLost.signal;
   /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
   passes = 0;
   private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter } | undefined;
@@ -94,6 +98,7 @@ export class Operator {
       this.reconciler.noteEngineInterruption();
       const channels = await this.channelParts();
       for (const key of keys) {
+        this.stopIfLost(lock);
         let r = await this.reconcileSafely(key);
         if (r.channel !== undefined) {
           // One check-in per run, then a pass that acts on what it brought.
@@ -105,6 +110,7 @@ export class Operator {
         while (r.inFlight === true && r.error === undefined) {
           // A plain timer, not the clock's: the clock's never hold the process open, and this wait must.
           await sleep(r.requeueAfterMs ?? 1_000);
+          this.stopIfLost(lock);
           r = await this.reconcileSafely(key);
         }
         await this.afterPass(key, r);
@@ -127,7 +133,28 @@ export class Operator {
     if (lock.tookOverFrom !== undefined) {
       this.log.warn({ previous: lock.tookOverFrom }, 'took over the state lock of a berth that is no longer running; finishing what it left in flight');
     }
+    try {
+      const removed = await sweepLeftovers(this.opts.state.root);
+      if (removed.length > 0) this.log.info({ removed }, 'removed what interrupted writes left in the state folder');
+    } catch (err) {
+      // Leftovers take space and nothing more; they are tried again at the next start.
+      this.log.warn({ err, state: this.opts.state.root }, 'could not sweep leftovers of interrupted writes from the state folder');
+    }
     return lock;
+  }
+
+  /** Another berth may own the state now: acting on would fight it, so the pass ends here. */
+  private stopIfLost(lock: StateLock): void {
+    if (!lock.signal.aborted) return;
+    this.log.fatal({ state: this.opts.state.root }, (lock.signal.reason as Error).message);
+    throw lock.signal.reason;
+  }
+
+  private onLockLost(reason: Error): void {
+    this.log.fatal({ state: this.opts.state.root }, reason.message);
+    void this.stop()
+      .catch((err: unknown) => this.log.error({ err }, 'stopping after losing the state lock failed'))
+      .finally(() => this.lockLost.abort(reason));
   }
 
   /** The release-channel machinery, made once the state folder is ours (it holds the instance id). */
@@ -168,7 +195,8 @@ export class Operator {
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.lock = await this.takeLock('berth run');
+    const lock = (this.lock = await this.takeLock('berth run'));
+    lock.signal.addEventListener('abort', () => this.onLockLost(lock.signal.reason as Error), { once: true });
     await this.channelParts();
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);

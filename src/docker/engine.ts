@@ -126,6 +126,7 @@ export class Engine {
   async pull(ref: string, timeoutMs: number, onProgress?: (event: { status?: string; id?: string }) => void): Promise<void> {
     this.calls++;
     const abortSignal = AbortSignal.timeout(timeoutMs);
+    let onAbort: (() => void) | undefined;
     try {
       const stream = (await this.docker.pull(ref, { abortSignal })) as Readable;
       await new Promise<void>((resolve, reject) => {
@@ -140,10 +141,11 @@ export class Engine {
           },
           onProgress,
         );
-        abortSignal.addEventListener('abort', () => {
+        onAbort = () => {
           stream.destroy();
           reject(new Error(`timed out after ${timeoutMs} ms`));
-        });
+        };
+        abortSignal.addEventListener('abort', onAbort, { once: true });
       });
     } catch (err) {
       throw new EngineError(
@@ -151,6 +153,9 @@ export class Engine {
         err,
         'check that the image and digest exist in the registry and that this host can reach it and is logged in',
       );
+    } finally {
+      // Left on, the listener would keep the finished stream alive until the deadline.
+      if (onAbort !== undefined) abortSignal.removeEventListener('abort', onAbort);
     }
   }
 

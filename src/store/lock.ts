@@ -10,7 +10,15 @@
 // and the removal another process may have replaced it with a live lock. So a stale lock is
 // removed only by the one process that first links a claim file named after that very lock
 // (see takeOver), after it has checked once more that the lock is still that one.
-import { link, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
+//
+// A pid means something only inside its own pid namespace, and two containers with host
+// networking share the hostname and the boot id while each runs berth as pid 1. So the lock
+// is also a lease, as in Kubernetes' leader election: the holder records its pid namespace
+// and lease duration and renews the lease by touching the lock's mtime every lease/3. A
+// checker that shares the holder's pid namespace and boot judges it by its pid, as before;
+// any other checker waits until the lease has gone unrenewed for a whole lease. A holder
+// that finds its lock gone or naming someone else aborts `signal` and must stop acting.
+import { link, mkdir, open, readFile, readlink, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,9 +31,28 @@ export interface LockHolder {
   bootId?: string;
   /** Field 22 of /proc/<pid>/stat: tells the holder from another process that got its pid. */
   procStart?: string;
+  /** readlink /proc/self/ns/pid: a pid can be judged only by a checker in this namespace. */
+  pidNs?: string;
+  /** How long the lease lasts after each renewal (the lock's mtime). Absent in locks from before leases. */
+  leaseMs?: number;
   /** ISO 8601 time the lock was taken. */
   started: string;
   command?: string;
+}
+
+export const DEFAULT_LEASE_MS = 30_000;
+// Renewals every lease/3 must still be far apart enough not to be busy work.
+const MIN_LEASE_MS = 300;
+
+/** The lease duration: `BERTH_LOCK_LEASE_MS`, or 30 s. */
+export function leaseFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['BERTH_LOCK_LEASE_MS'];
+  if (raw === undefined || raw === '') return DEFAULT_LEASE_MS;
+  const ms = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(ms) || ms < MIN_LEASE_MS) {
+    throw new Error(`BERTH_LOCK_LEASE_MS must be a whole number of milliseconds, at least ${MIN_LEASE_MS}, not "${raw}"; unset it for the default of ${DEFAULT_LEASE_MS}`);
+  }
+  return ms;
 }
 
 export const LOCK_FILE = '.lock';
@@ -58,6 +85,12 @@ export interface StateLock {
   readonly holder: LockHolder;
   /** the dead holder whose lock was taken over, if any */
   readonly tookOverFrom?: LockHolder;
+  /**
+   * Aborted when this process lost the lock: the file was removed or names another holder
+   * (someone took it over after our lease ran out unrenewed), or renewing kept failing
+   * until the lease was about to run out. Its reason is an Error that says what to do.
+   */
+  readonly signal: AbortSignal;
   release(): Promise<void>;
 }
 
@@ -86,6 +119,15 @@ async function startTimeOf(pid: number | 'self'): Promise<string | undefined> {
   return stat === undefined ? undefined : parseStartTime(stat);
 }
 
+async function pidNamespace(): Promise<string | undefined> {
+  try {
+    return await readlink('/proc/self/ns/pid');
+  } catch {
+    // Without it every other holder is judged by its lease alone, which is the safe side.
+    return undefined;
+  }
+}
+
 async function bootId(): Promise<string | undefined> {
   const text = await readOptional('/proc/sys/kernel/random/boot_id');
   const id = text?.trim();
@@ -108,10 +150,13 @@ function parseHolder(text: string): LockHolder | undefined {
   // pid 0 and negative pids address process groups in kill(2); never probe those.
   if (typeof o.pid !== 'number' || !Number.isSafeInteger(o.pid) || o.pid <= 0) return undefined;
   if (typeof o.host !== 'string' || o.host === '' || typeof o.started !== 'string') return undefined;
-  if (!isOptionalString(o.bootId) || !isOptionalString(o.procStart) || !isOptionalString(o.command)) return undefined;
+  if (!isOptionalString(o.bootId) || !isOptionalString(o.procStart) || !isOptionalString(o.command) || !isOptionalString(o.pidNs)) return undefined;
+  if (o.leaseMs !== undefined && (typeof o.leaseMs !== 'number' || !Number.isSafeInteger(o.leaseMs) || o.leaseMs <= 0)) return undefined;
   const holder: LockHolder = { pid: o.pid, host: o.host, started: o.started };
   if (typeof o.bootId === 'string') holder.bootId = o.bootId;
   if (typeof o.procStart === 'string') holder.procStart = o.procStart;
+  if (typeof o.pidNs === 'string') holder.pidNs = o.pidNs;
+  if (typeof o.leaseMs === 'number') holder.leaseMs = o.leaseMs;
   if (typeof o.command === 'string') holder.command = o.command;
   return holder;
 }
@@ -119,7 +164,7 @@ function parseHolder(text: string): LockHolder | undefined {
 /** What sits at `.lock` right now. `ino` and `text` identify this very file later. */
 type Found =
   | { kind: 'missing' }
-  | { kind: 'holder'; holder: LockHolder; text: string; ino: number }
+  | { kind: 'holder'; holder: LockHolder; text: string; ino: number; mtimeMs: number }
   | { kind: 'garbage'; text: string; ino: number; mtimeMs: number };
 
 async function inspect(path: string): Promise<Found> {
@@ -142,7 +187,7 @@ async function inspect(path: string): Promise<Found> {
     await handle.close();
   }
   const holder = parseHolder(text);
-  return holder === undefined ? { kind: 'garbage', text, ino, mtimeMs } : { kind: 'holder', holder, text, ino };
+  return holder === undefined ? { kind: 'garbage', text, ino, mtimeMs } : { kind: 'holder', holder, text, ino, mtimeMs };
 }
 
 function pidExists(pid: number): boolean {
@@ -160,8 +205,23 @@ function pidExists(pid: number): boolean {
 
 type Verdict = { stale: true; why: string } | { stale: false; why: Refusal };
 
-async function judge(holder: LockHolder, self: LockHolder): Promise<Verdict> {
-  if (holder.host !== self.host) return { stale: false, why: 'foreign-host' };
+async function judge(holder: LockHolder, self: LockHolder, mtimeMs: number): Promise<Verdict> {
+  if (holder.leaseMs !== undefined) {
+    const samePidView =
+      holder.pidNs !== undefined && holder.pidNs === self.pidNs && holder.bootId !== undefined && holder.bootId === self.bootId && holder.host === self.host;
+    if (!samePidView) {
+      if (holder.host === self.host && holder.bootId !== undefined && self.bootId !== undefined && holder.bootId !== self.bootId) {
+        return { stale: true, why: 'the host rebooted since' };
+      }
+      // Its pid means nothing here (another container, another host): only a lease that
+      // went unrenewed for a whole lease tells that it is gone.
+      if (Date.now() - mtimeMs > holder.leaseMs) return { stale: true, why: 'its lease expired' };
+      return { stale: false, why: 'leased' };
+    }
+  } else if (holder.host !== self.host) {
+    // A lock from before leases, by a berth that never renews: nothing can tell it is gone.
+    return { stale: false, why: 'foreign-host' };
+  }
   if (holder.bootId !== undefined && self.bootId !== undefined && holder.bootId !== self.bootId) {
     return { stale: true, why: 'the host rebooted since' };
   }
@@ -177,12 +237,12 @@ async function judge(holder: LockHolder, self: LockHolder): Promise<Verdict> {
   return { stale: false, why: 'alive' };
 }
 
-type Refusal = 'foreign-host' | 'same-process' | 'alive';
+type Refusal = 'foreign-host' | 'same-process' | 'alive' | 'leased';
 
 /** `path` is the file that names the holder: the lock, or a claim on a stale lock. */
 function lockedError(root: string, path: string, holder: LockHolder, why: Refusal, claim = false): StateLockedError {
   const what = claim ? `being taken over from a dead holder by` : `in use by`;
-  const who = `berth pid ${holder.pid} on host ${holder.host} since ${holder.started}${holder.command ? ` (${holder.command})` : ''}`;
+  const who = describeHolder(holder);
   switch (why) {
     case 'same-process':
       return new StateLockedError(
@@ -198,6 +258,12 @@ function lockedError(root: string, path: string, holder: LockHolder, why: Refusa
       );
     case 'alive':
       return new StateLockedError(path, holder, `state folder ${root} is ${what} ${who}; stop that process first. If it is not running, delete ${path}`);
+    case 'leased':
+      return new StateLockedError(
+        path,
+        holder,
+        `state folder ${root} is ${what} ${who}, in another pid namespace (another container) or on another host, so its pid cannot be checked from here; it holds a lease of ${holder.leaseMs} ms that it renews while it runs. Stop that berth first; if it is gone, its lock is taken over once the lease has run out unrenewed, or delete ${path}`,
+      );
   }
 }
 
@@ -225,8 +291,9 @@ async function unlinkIfThere(path: string): Promise<void> {
   }
 }
 
+// The mtime too: a holder that renewed its lease since it was judged stale is alive after all.
 function sameFile(a: Found, b: Exclude<Found, { kind: 'missing' }>): boolean {
-  return a.kind !== 'missing' && a.ino === b.ino && a.text === b.text;
+  return a.kind !== 'missing' && a.ino === b.ino && a.text === b.text && a.mtimeMs === b.mtimeMs;
 }
 
 /**
@@ -270,7 +337,9 @@ async function takeOver(
         throw new Error(`${claimOf(k)} is not a berth claim and was written moments ago; if no berth is running on ${root}, delete it and start again`);
       }
     } else {
-      const verdict = await judge(claim.holder, self);
+      // A claim is never renewed: its mtime tells when it was made, and a claimer that
+      // holds it longer than a lease is as good as dead.
+      const verdict = await judge(claim.holder, self, claim.mtimeMs);
       if (!verdict.stale) throw lockedError(root, claimOf(k), claim.holder, verdict.why, true);
     }
     k++;
@@ -287,15 +356,18 @@ async function takeOver(
  * Takes the lock on a state folder, creating the folder if needed. Throws StateLockedError
  * when a live berth holds it; takes it over when its holder is provably dead.
  */
-export async function acquireStateLock(root: string, opts: { command?: string } = {}): Promise<StateLock> {
+export async function acquireStateLock(root: string, opts: { command?: string; leaseMs?: number } = {}): Promise<StateLock> {
+  const leaseMs = opts.leaseMs ?? leaseFromEnv();
   const dir = resolve(root);
   const path = join(dir, LOCK_FILE);
   await mkdir(dir, { recursive: true, mode: 0o700 });
 
   const self: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-  const [boot, start] = await Promise.all([bootId(), startTimeOf('self')]);
+  const [boot, start, ns] = await Promise.all([bootId(), startTimeOf('self'), pidNamespace()]);
   if (boot !== undefined) self.bootId = boot;
   if (start !== undefined) self.procStart = start;
+  if (ns !== undefined) self.pidNs = ns;
+  self.leaseMs = leaseMs;
   if (opts.command !== undefined) self.command = opts.command;
 
   const text = `${JSON.stringify(self)}\n`;
@@ -325,7 +397,7 @@ export async function acquireStateLock(root: string, opts: { command?: string } 
           await takeOver(dir, path, found, self, tmp);
           continue;
         }
-        const verdict = await judge(found.holder, self);
+        const verdict = await judge(found.holder, self, found.mtimeMs);
         if (!verdict.stale) throw lockedError(dir, path, found.holder, verdict.why);
         // Whoever removed it in the end, it is this dead holder's lock that ours replaces if
         // the next link succeeds.
@@ -334,7 +406,7 @@ export async function acquireStateLock(root: string, opts: { command?: string } 
         continue;
       }
       await fsyncDir(dir);
-      return makeLock(path, dir, self, text, tookOverFrom);
+      return makeLock(path, dir, self, text, tookOverFrom, leaseMs);
     }
   } finally {
     await rm(tmp, { force: true });
@@ -344,11 +416,71 @@ export async function acquireStateLock(root: string, opts: { command?: string } 
   );
 }
 
-function makeLock(path: string, dir: string, holder: LockHolder, text: string, tookOverFrom: LockHolder | undefined): StateLock {
+function describeHolder(holder: LockHolder): string {
+  return `berth pid ${holder.pid} on host ${holder.host} since ${holder.started}${holder.command ? ` (${holder.command})` : ''}`;
+}
+
+function makeLock(path: string, dir: string, holder: LockHolder, text: string, tookOverFrom: LockHolder | undefined, leaseMs: number): StateLock {
+  const controller = new AbortController();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let lastRenewed = performance.now();
+  const advice = `Another berth may be acting on these stacks now, so this one stops. Run one berth per state folder (across containers and hosts), then start it again`;
+
+  const lose = (message: string, cause?: unknown): void => {
+    if (stopped || controller.signal.aborted) return;
+    clearTimeout(timer);
+    controller.abort(new Error(`berth lost the lock on state folder ${dir}: ${message}. ${advice}`, cause === undefined ? undefined : { cause }));
+  };
+
+  const renew = async (): Promise<void> => {
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return lose(`its lock file ${path} is gone (removed by hand, or taken over after the lease of ${leaseMs} ms went unrenewed)`);
+      throw err;
+    }
+    try {
+      // Touch the very file that says it is ours, through one handle: had .lock been
+      // replaced after the read, we would only touch the replaced file.
+      const current = await handle.readFile('utf8');
+      if (current !== text) {
+        const other = parseHolder(current);
+        return lose(`${path} now names ${other === undefined ? 'no berth' : describeHolder(other)} (taken over after the lease of ${leaseMs} ms went unrenewed, or rewritten by hand)`);
+      }
+      const now = new Date();
+      await handle.utimes(now, now);
+      lastRenewed = performance.now();
+    } finally {
+      await handle.close();
+    }
+  };
+
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      renew()
+        .catch((err: unknown) => {
+          // A passing I/O error is retried at the next tick; giving up only before the lease
+          // can run out leaves another berth no window in which both act.
+          if (performance.now() - lastRenewed > (leaseMs * 2) / 3) lose(`renewing its lease on ${path} keeps failing: ${(err as Error).message}`, err);
+        })
+        .finally(() => {
+          if (!stopped && !controller.signal.aborted) schedule();
+        });
+    }, leaseMs / 3);
+    // The lease alone never keeps a process alive; whatever berth is doing does.
+    timer.unref();
+  };
+  schedule();
+
   let released: Promise<void> | undefined;
   const release = async (): Promise<void> => {
+    stopped = true;
+    clearTimeout(timer);
     // Read, then unlink, is not atomic. That is safe: only a takeover removes another's lock,
-    // and a takeover needs us dead, so while we run a .lock with our content is still ours.
+    // and a takeover needs us dead or our lease expired (and then we stopped), so while we
+    // run a .lock with our content is still ours.
     if ((await readOptional(path)) !== text) return;
     await unlinkIfThere(path);
     await fsyncDir(dir);
@@ -356,6 +488,7 @@ function makeLock(path: string, dir: string, holder: LockHolder, text: string, t
   const lock: StateLock = {
     path,
     holder,
+    signal: controller.signal,
     // One removal however often it is called; after a failure, a later call tries again.
     release: () =>
       (released ??= release().catch((err: unknown) => {

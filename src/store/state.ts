@@ -17,6 +17,8 @@ export type StatusKey = { stack: string } | { file: string };
 
 export const COMPOSE_FILE = 'compose.yaml';
 export const RECORD_FILE = 'revision.yaml';
+/** `revisions/.removing-<revision>-<pid>`: a revision folder on its way out (removeRevision). */
+export const REMOVING_NAME = /^\.removing-[0-9]+-[0-9]+$/;
 
 /** A revision record on disk that is not whole (truncated, edited, corrupted). */
 export class DamagedRevisionError extends Error {
@@ -156,6 +158,7 @@ export class StateStore {
   async removeRevision(stack: string, revision: number): Promise<void> {
     const dir = this.revisionDir(stack, revision);
     const trash = join(this.root, stack, 'revisions', `.removing-${revision}-${process.pid}`);
+    // Named to match REMOVING_NAME: a crash before the rm leaves it for sweepLeftovers.
     try {
       await rename(dir, trash);
     } catch (err) {

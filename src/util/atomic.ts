@@ -5,6 +5,16 @@ import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/**
+ * The name of every temp file or folder written here: `.<name>.<pid>.<8 hex>.tmp`. A crash
+ * between creating one and its rename leaves it behind; src/store/sweep.ts removes those.
+ */
+export const TEMP_NAME = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
+
+function tempName(dir: string, path: string): string {
+  return join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
 /** Makes a rename or link in `dir` durable: the folder's entry list is what a crash would lose. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -27,7 +37,7 @@ export const SHARED = { file: 0o644, dir: 0o755 } as const;
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number = SHARED.file, dirMode: number = SHARED.dir): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: dirMode });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempName(dir, path);
   try {
     const handle = await open(tmp, 'wx', mode);
     try {
@@ -60,7 +70,7 @@ export async function writeDirAtomic(path: string, files: Record<string, string>
   if (existing !== undefined) {
     throw Object.assign(new Error(`${path} already exists; an immutable folder is never overwritten`), { code: 'EEXIST' });
   }
-  const tmp = join(parent, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempName(parent, path);
   await mkdir(tmp, { mode: modes.dir });
   try {
     for (const [name, text] of Object.entries(files)) {
