@@ -256,7 +256,7 @@ export class Reconciler {
         if (!(err instanceof StepError)) throw err;
         slog.error({ reason: err.reason, err: err.cause }, err.message);
         journal = err.journal ?? journal;
-        const outcome = await this.onStepFailed(err, journal, desired, recorded, observed);
+        const outcome = await this.onStepFailed(name, err, journal, desired, recorded, observed);
         journal = outcome.journal;
         if (outcome.retry) error = err;
         if (outcome.next !== undefined) {
@@ -458,6 +458,7 @@ export class Reconciler {
    * failing otherwise fails the revision, and may start a rollback.
    */
   private async onStepFailed(
+    name: string,
     failed: StepError,
     journal: Progress,
     desired: Desired,
@@ -476,7 +477,8 @@ export class Reconciler {
     if (ENGINE_GONE.test(failed.message) || !(await this.engineAnswers())) {
       return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
     }
-    const operating = await this.deps.state.readRevision(recorded.operating?.stack ?? '', op.revision).catch(() => undefined);
+    // Read by the stack's name: `recorded` was loaded before this pass wrote a new revision.
+    const operating = await this.deps.state.readRevision(name, op.revision).catch(() => undefined);
     const next = decideOnFailure(
       {
         desired,
