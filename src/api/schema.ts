@@ -320,6 +320,11 @@ const operationSchema = {
     started: { type: 'string', format: 'date-time' },
     stepStarted: { type: 'string', format: 'date-time' },
     composePid: { type: 'integer', minimum: 1, description: 'The compose process of the composeUp step, so a restarted berth can wait for it.' },
+    composeStartTime: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Start time of composePid (field 22 of /proc/PID/stat), so a reused pid is never taken for it.',
+    },
     verifyDeadline: { type: 'string', format: 'date-time', description: 'When verification fails unless the gate has passed.' },
     healthySince: { type: 'string', format: 'date-time', description: 'Start of the current unbroken stretch of health.' },
     restartBaseline: {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ResolvedStack, StackStatus } from '../api/types.js';
 import { ComposeTimeoutError, type ComposeCli } from '../docker/compose.js';
 import { EngineError, type Engine } from '../docker/engine.js';
-import { fenceCompose } from '../docker/fence.js';
+import { fenceCompose, startTimeOf, type StartedProcess } from '../docker/fence.js';
 import { inspectContainers } from '../docker/inspect.js';
 import { observeProject } from '../docker/observe.js';
 import { ensureImages, missingImages } from '../docker/pull.js';
@@ -94,6 +94,12 @@ const ENGINE_GONE = /Cannot connect to the Docker daemon|Is the docker daemon ru
 function isMidApply(p: Progress): boolean {
   const op = p.operation;
   return op !== undefined && op.kind !== 'repair' && (op.step === 'composeUp' || op.step === 'verify');
+}
+
+/** The compose process the journal names, when its start time is known too (a bare pid may have been reused). */
+function composeOf(p: Progress): StartedProcess[] {
+  const op = p.operation;
+  return op?.composePid !== undefined && op.composeStartTime !== undefined ? [{ pid: op.composePid, startTime: op.composeStartTime }] : [];
 }
 
 export class Reconciler {
@@ -195,6 +201,7 @@ export class Reconciler {
     const slog = log.child({ stack: name });
 
     let progress = progressOf(previous);
+    const leftCompose = composeOf(progress);
     if (this.engineDropped.delete(name) && isMidApply(progress)) {
       progress = interrupted(progress, 'the engine connection dropped while it ran');
     }
@@ -249,14 +256,14 @@ export class Reconciler {
       const running: Plan = current;
       current = undefined;
       try {
-        const done = await this.execute(name, running, journal, recorded, observed, write, slog);
+        const done = await this.execute(name, running, journal, recorded, observed, write, slog, leftCompose);
         journal = done.journal;
         if (done.applied) appliedAt = clock.now();
       } catch (err) {
         if (!(err instanceof StepError)) throw err;
         slog.error({ reason: err.reason, err: err.cause }, err.message);
         journal = err.journal ?? journal;
-        const outcome = await this.onStepFailed(err, journal, desired, recorded, observed);
+        const outcome = await this.onStepFailed(name, err, journal, desired, recorded, observed);
         journal = outcome.journal;
         if (outcome.retry) error = err;
         if (outcome.next !== undefined) {
@@ -361,6 +368,7 @@ export class Reconciler {
     observed: Observed,
     write: (parts: StatusParts) => Promise<StackStatus>,
     log: Logger,
+    leftCompose: StartedProcess[],
   ): Promise<{ journal: Progress; applied: boolean }> {
     const { clock } = this.deps;
     let journal = start;
@@ -371,9 +379,11 @@ export class Reconciler {
       await write({ recorded, observed, plan, progress: journal });
     };
     for (const step of plan.steps) {
+      // Fenced before this step's journal drops it: the compose a dead berth left running.
+      const fence = [...leftCompose, ...composeOf(journal)];
       await record(withStep(journal, step.kind, clock.now()));
       try {
-        applied = (await this.runStep(name, step, kind, record, () => journal, log)) || applied;
+        applied = (await this.runStep(name, step, kind, record, () => journal, log, fence)) || applied;
       } catch (err) {
         if (err instanceof StepError) err.journal = journal;
         throw err;
@@ -390,6 +400,7 @@ export class Reconciler {
     record: (p: Progress) => Promise<void>,
     journal: () => Progress,
     log: Logger,
+    leftCompose: StartedProcess[],
   ): Promise<boolean> {
     const { engine, compose, state, clock } = this.deps;
     switch (step.kind) {
@@ -419,7 +430,7 @@ export class Reconciler {
           });
         }
         // A compose left running by a berth that died must finish (or be stopped) first.
-        const fenced = await fenceCompose(step.project, {
+        const fenced = await fenceCompose(step.project, leftCompose, {
           timeoutMs: this.deps.composeTimeoutMs ?? 10 * 60_000,
           onWait: (procs) => log.warn({ pids: procs.map((p) => p.pid) }, 'waiting for a compose process of this project that berth did not start in this run'),
         });
@@ -432,7 +443,8 @@ export class Reconciler {
             file: state.revisionComposePath(name, step.revision),
             ...(this.deps.composeTimeoutMs ? { timeoutMs: this.deps.composeTimeoutMs } : {}),
             onSpawn: (pid) => {
-              pidWrite = record(withComposePid(journal(), pid)).then(() => failpoint(`${kind}:during-compose-up`));
+              // Read at once: the child cannot have been reaped before this callback returns.
+              pidWrite = record(withComposePid(journal(), pid, startTimeOf(pid))).then(() => failpoint(`${kind}:during-compose-up`));
             },
           });
         } catch (err) {
@@ -458,6 +470,7 @@ export class Reconciler {
    * failing otherwise fails the revision, and may start a rollback.
    */
   private async onStepFailed(
+    name: string,
     failed: StepError,
     journal: Progress,
     desired: Desired,
@@ -476,7 +489,8 @@ export class Reconciler {
     if (ENGINE_GONE.test(failed.message) || !(await this.engineAnswers())) {
       return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
     }
-    const operating = await this.deps.state.readRevision(recorded.operating?.stack ?? '', op.revision).catch(() => undefined);
+    // Read by the stack's name: `recorded` was loaded before this pass wrote a new revision.
+    const operating = await this.deps.state.readRevision(name, op.revision).catch(() => undefined);
     const next = decideOnFailure(
       {
         desired,

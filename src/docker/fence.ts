@@ -1,10 +1,12 @@
 // A berth that was SIGKILLed leaves its compose child running, reparented to init. A new
 // berth on the same state must not run compose for that project until the old one is
-// gone: it waits for it, and past a bound fences it (SIGTERM, then SIGKILL). Processes
-// are found through /proc by what their argv names, because the pid a dead berth may
-// have journaled can have been reused since.
+// gone: it waits for it, and past a bound fences it (SIGTERM, then SIGKILL). Only what
+// berth started is fenced: the compose process the journal names, by pid AND start time
+// (a pid may have been reused since), and the processes it spawned (the docker CLI runs
+// the compose plugin as its child). A person's own `docker compose -p shop logs -f` is
+// never waited for nor killed, however its argv reads.
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ComposeProcess {
@@ -13,7 +15,7 @@ export interface ComposeProcess {
 }
 
 export interface FenceResult {
-  /** Every compose process of the project seen while fencing; the wait covered all of them. */
+  /** Every process berth started for the project that was seen while fencing; the wait covered all of them. */
   waitedFor: number[];
   /** Those of them that outlived the bound and were sent SIGTERM (and SIGKILL if they outlived the grace too). */
   killed: number[];
@@ -40,27 +42,6 @@ export class FenceError extends Error {
   }
 }
 
-/**
- * The project a compose argv names, or undefined when the argv is not compose or names no
- * project. Compose is an element `compose` (`docker compose`, and the v2 plugin re-executed
- * as `.../cli-plugins/docker-compose compose`) or one whose basename is `docker-compose`
- * (v1, also as `python3 /usr/bin/docker-compose`); the project is the first `-p X`,
- * `--project-name X` or `--project-name=X` after it. Only the first counts: a later `-p`
- * belongs to a subcommand (`run -p 8080:80`), and a project given through
- * COMPOSE_PROJECT_NAME is invisible here (berth always passes -p).
- */
-export function composeProjectOf(argv: readonly string[]): string | undefined {
-  const marker = argv.findIndex((a) => a === 'compose' || basename(a) === 'docker-compose');
-  if (marker < 0) return undefined;
-  for (let i = marker + 1; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') return undefined;
-    if (arg === '-p' || arg === '--project-name') return argv[i + 1];
-    if (arg.startsWith('--project-name=')) return arg.slice('--project-name='.length);
-  }
-  return undefined;
-}
-
 function isGone(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ESRCH';
@@ -84,36 +65,106 @@ async function argvOf(pid: number): Promise<string[] | undefined> {
   return argv;
 }
 
+/** A process berth started, as journalled: its pid and its start time, which together name it for good. */
+export interface StartedProcess {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot. A reused pid has another. */
+  startTime: number;
+}
+
+/** pid, parent pid and start time from the text of /proc/<pid>/stat (the name in parentheses may hold spaces and ')'). */
+export function parseStat(text: string): { ppid: number; startTime: number } | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // After the name: state (field 3), ppid (4), ... starttime (22).
+  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const ppid = Number(fields[1]);
+  const startTime = Number(fields[19]);
+  return Number.isInteger(ppid) && Number.isInteger(startTime) ? { ppid, startTime } : undefined;
+}
+
 /**
- * Running compose processes (v2 plugin `docker compose ...`, the plugin binary
- * `.../cli-plugins/docker-compose compose ...`, or v1 `docker-compose`) whose project is
- * `project`, found through /proc; [] where /proc does not exist. Never the calling process.
- * Both the `docker` parent and the plugin it runs match: both have to end.
+ * The start time of a process that runs now, read at once (berth calls this the moment it
+ * spawned compose, before the child can have been reaped); undefined once it is gone or
+ * where there is no /proc.
  */
-export async function findComposeProcesses(project: string): Promise<ComposeProcess[]> {
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTime;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ProcEntry {
+  pid: number;
+  ppid: number;
+  startTime: number;
+}
+
+async function processTable(): Promise<ProcEntry[]> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new Error(`could not list /proc to look for compose processes of project ${project}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`could not list /proc to look for the compose processes berth started: ${(err as Error).message}`, { cause: err });
   }
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
+  const rows = await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(async (e): Promise<ProcEntry | undefined> => {
+        const pid = Number(e);
+        try {
+          const st = parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+          return st === undefined ? undefined : { pid, ...st };
+        } catch (err) {
+          if (isGone(err)) return undefined;
+          throw err;
+        }
+      }),
+  );
+  return rows.filter((r): r is ProcEntry => r !== undefined);
+}
+
+/**
+ * The processes of `started` that still run (same pid, same start time) and everything they
+ * spawned, as found right now; never the calling process.
+ */
+export async function startedProcesses(started: readonly StartedProcess[]): Promise<ComposeProcess[]> {
+  if (started.length === 0) return [];
+  const table = await processTable();
+  const ours = new Set<number>();
+  for (const p of table) if (started.some((s) => s.pid === p.pid && s.startTime === p.startTime)) ours.add(p.pid);
+  // Children are found by parent pid; a child starts after its parent, which rules out a
+  // parent pid reused by an unrelated process that later took the dead parent's number.
+  let grew = ours.size > 0;
+  while (grew) {
+    grew = false;
+    for (const p of table) {
+      const parent = table.find((q) => q.pid === p.ppid);
+      if (!ours.has(p.pid) && ours.has(p.ppid) && parent !== undefined && p.startTime >= parent.startTime) {
+        ours.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  ours.delete(process.pid);
   const found = await Promise.all(
-    pids.map(async (pid): Promise<ComposeProcess | undefined> => {
+    [...ours].map(async (pid): Promise<ComposeProcess | undefined> => {
       const argv = await argvOf(pid);
-      return argv !== undefined && composeProjectOf(argv) === project ? { pid, argv } : undefined;
+      return argv === undefined ? undefined : { pid, argv };
     }),
   );
   return found.filter((p): p is ComposeProcess => p !== undefined).sort((a, b) => a.pid - b.pid);
 }
 
 /**
- * Signals the project's compose processes as found right now, not as found earlier: a pid
- * seen a poll ago may since have exited and been reused by something else.
+ * Signals berth's compose processes as found right now, not as found earlier: a pid seen a
+ * poll ago may since have exited and been reused by something else.
  */
-async function signalAll(project: string, signal: NodeJS.Signals, killed: Set<number>, seen: Set<number>): Promise<void> {
-  for (const { pid } of await findComposeProcesses(project)) {
+async function signalAll(project: string, started: readonly StartedProcess[], signal: NodeJS.Signals, killed: Set<number>, seen: Set<number>): Promise<void> {
+  for (const { pid } of await startedProcesses(started)) {
     seen.add(pid);
     try {
       process.kill(pid, signal);
@@ -129,12 +180,18 @@ async function signalAll(project: string, signal: NodeJS.Signals, killed: Set<nu
   }
 }
 
-/** Polls until no compose process of the project runs; false when some still do after `withinMs`. */
-async function waitGone(project: string, withinMs: number, pollMs: number, seen: Set<number>, onWait?: (procs: ComposeProcess[]) => void): Promise<boolean> {
+/** Polls until none of berth's compose processes runs; false when some still do after `withinMs`. */
+async function waitGone(
+  started: readonly StartedProcess[],
+  withinMs: number,
+  pollMs: number,
+  seen: Set<number>,
+  onWait?: (procs: ComposeProcess[]) => void,
+): Promise<boolean> {
   const start = performance.now();
   let reported = '';
   for (;;) {
-    const procs = await findComposeProcesses(project);
+    const procs = await startedProcesses(started);
     if (procs.length === 0) return true;
     for (const p of procs) seen.add(p.pid);
     const key = procs.map((p) => p.pid).join(',');
@@ -148,22 +205,26 @@ async function waitGone(project: string, withinMs: number, pollMs: number, seen:
 
 const sorted = (pids: Set<number>) => [...pids].sort((a, b) => a - b);
 
-/** Waits until no compose process of `project` runs; after timeoutMs sends SIGTERM, then SIGKILL after graceMs, and reports what it did. */
-export async function fenceCompose(project: string, opts: FenceOptions): Promise<FenceResult> {
+/**
+ * Waits until none of the compose processes berth started for `project` (`started`, from
+ * the journal, and what they spawned) runs; after timeoutMs sends SIGTERM, then SIGKILL
+ * after graceMs, and reports what it did. Any other process is left alone.
+ */
+export async function fenceCompose(project: string, started: readonly StartedProcess[], opts: FenceOptions): Promise<FenceResult> {
   const graceMs = opts.graceMs ?? 10_000;
   const pollMs = opts.pollMs ?? 200;
   const seen = new Set<number>();
   const killed = new Set<number>();
   const result = () => ({ waitedFor: sorted(seen), killed: sorted(killed) });
 
-  if (await waitGone(project, opts.timeoutMs, pollMs, seen, opts.onWait)) return result();
+  if (await waitGone(started, opts.timeoutMs, pollMs, seen, opts.onWait)) return result();
   // compose forwards SIGTERM to what it runs and winds down; SIGKILL is for a hung one.
-  await signalAll(project, 'SIGTERM', killed, seen);
-  if (await waitGone(project, graceMs, pollMs, seen)) return result();
-  await signalAll(project, 'SIGKILL', killed, seen);
+  await signalAll(project, started, 'SIGTERM', killed, seen);
+  if (await waitGone(started, graceMs, pollMs, seen)) return result();
+  await signalAll(project, started, 'SIGKILL', killed, seen);
   // SIGKILL cannot be caught, but a process stuck in the kernel (uninterruptible I/O) outlives it.
-  if (await waitGone(project, graceMs, pollMs, seen)) return result();
-  const left = (await findComposeProcesses(project)).map((p) => p.pid);
+  if (await waitGone(started, graceMs, pollMs, seen)) return result();
+  const left = (await startedProcesses(started)).map((p) => p.pid);
   if (left.length === 0) return result();
   throw new FenceError(
     `compose processes ${left.join(', ')} of project ${project} still run ${graceMs} ms after SIGKILL; berth will not run compose beside them: find out what they are stuck on (cat /proc/PID/stack) and restart berth once they are gone`,

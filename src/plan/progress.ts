@@ -65,12 +65,15 @@ export function startOperation(p: Progress, o: StartOperation): Progress {
 
 export function withStep(p: Progress, step: OperationStep, now: Date): Progress {
   if (p.operation === undefined) return p;
-  const { composePid: _pid, ...op } = p.operation;
+  const { composePid: _pid, composeStartTime: _started, ...op } = p.operation;
   return { ...p, operation: { ...op, step, stepStarted: now.toISOString() } };
 }
 
-export function withComposePid(p: Progress, pid: number): Progress {
-  return p.operation === undefined ? p : { ...p, operation: { ...p.operation, composePid: pid } };
+/** The compose process berth just started; its start time tells it from a later process under a reused pid. */
+export function withComposePid(p: Progress, pid: number, startTime?: number): Progress {
+  if (p.operation === undefined) return p;
+  const { composeStartTime: _old, ...op } = p.operation;
+  return { ...p, operation: { ...op, composePid: pid, ...(startTime !== undefined ? { composeStartTime: startTime } : {}) } };
 }
 
 /** The engine went away under the operation: its containers may have been stopped with it. */
@@ -86,7 +89,7 @@ export function afterComposeUp(p: Progress, now: Date, deadlineSeconds: number):
     const { operation: _done, ...rest } = p;
     return { ...rest, revision: op.revision };
   }
-  const { composePid: _pid, healthySince: _since, interrupted: _why, ...kept } = op;
+  const { composePid: _pid, composeStartTime: _started, healthySince: _since, interrupted: _why, ...kept } = op;
   return {
     ...p,
     revision: op.revision,

@@ -1,6 +1,8 @@
 // berth against a real Docker engine, the real compose CLI and a registry on 127.0.0.1:
 // what a person sees when they write, edit, break and approve Stack manifests.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
@@ -75,6 +77,26 @@ describe('berth run, converging compose projects on a real engine', () => {
     // The untouched service keeps its revision label, so compose did not recreate it.
     const sideAfter = (await containersOf(name)).find((c) => c.Labels['com.docker.compose.service'] === 'side')!.Id;
     assert.equal(sideAfter, sideBefore);
+  });
+
+  test("a person's own `docker compose -p <project> logs -f` is neither waited for nor killed when berth applies", async () => {
+    const name = uniqueName('fence');
+    await h.writeStack({ name, version: '1.0.0', images: { web: v1.pinned } }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    // A long-running process whose argv reads as a person's compose session on this project.
+    const person = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '--', 'docker', 'compose', '-p', name, 'logs', '-f'], { stdio: 'ignore' });
+    const exited = once(person, 'exit');
+    try {
+      await h.writeStack({ name, version: '2.0.0', images: { web: v2.pinned } });
+      // Far below the compose deadline the fence would wait for a compose process of berth's own.
+      const s = await h.waitFor({ stack: name }, 'Ready at 2.0.0', isReady('2.0.0'), 60_000);
+      assert.equal(s.status.revision, 2);
+      assert.equal(person.exitCode, null, 'the person\'s compose session was killed');
+      assert.equal(person.signalCode, null, 'the person\'s compose session was killed');
+    } finally {
+      person.kill('SIGKILL');
+      await exited;
+    }
   });
 
   test('notify mode waits; an approval of another version approves nothing; the matching one applies', async () => {

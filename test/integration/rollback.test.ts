@@ -139,8 +139,23 @@ describe('the health gate and rollback to last-good', () => {
         join(h.manifests, name, 'compose.yaml'),
         stringify({ services: { web: { image: 'placeholder', init: false, ports: [`127.0.0.1:${port}:8080`] } } }),
       );
-      await h.writeStack({ name, version: '1.1.0', images: { web: good2.pinned } });
-      const s = await h.waitFor({ stack: name }, 'rolled back to 1.0.0', rolledBack('1.0.0'));
+      // Every compose up berth runs, by the revision file it names.
+      const ups: string[] = [];
+      const compose = h.compose!;
+      const realUp = compose.up.bind(compose);
+      compose.up = (opts) => {
+        if (opts.project === name) ups.push(opts.file);
+        return realUp(opts);
+      };
+      try {
+        await h.writeStack({ name, version: '1.1.0', images: { web: good2.pinned } });
+        await h.waitFor({ stack: name }, 'rolled back to 1.0.0', rolledBack('1.0.0'));
+      } finally {
+        compose.up = realUp;
+      }
+      // The first failure is the failure: recorded, and undone at once, never tried a second time.
+      assert.deepEqual(ups, [h.state.revisionComposePath(name, 2), h.state.revisionComposePath(name, 1)]);
+      const s = (await h.status({ stack: name }))!;
       assert.equal(s.status.quarantine?.reason, 'ApplyFailed');
       assert.match(s.status.quarantine?.message ?? '', /compose up of revision 2 failed/);
       assert.equal(s.status.history?.find((e) => e.revision === 2)?.outcome, 'RolledBack');

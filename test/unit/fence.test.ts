@@ -1,11 +1,12 @@
-// Fencing a compose run that outlived the berth that started it: real processes whose argv
-// looks like compose, found through /proc, waited for or killed.
+// Fencing a compose run that outlived the berth that started it: real processes, named by
+// the pid and start time berth journalled, found through /proc with what they spawned,
+// waited for or killed; any other process, however much it looks like compose, left alone.
 import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { composeProjectOf, fenceCompose, findComposeProcesses, type ComposeProcess } from '../../src/docker/fence.js';
+import { fenceCompose, parseStat, startTimeOf, startedProcesses, type ComposeProcess, type StartedProcess } from '../../src/docker/fence.js';
 import { ComposeCli, ComposeError } from '../../src/docker/compose.js';
 
 // Per test-process names, so a concurrent run of this file elsewhere on the machine is not found.
@@ -58,78 +59,81 @@ afterEach(async () => {
   );
 });
 
+/** Exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 const pids = (procs: ComposeProcess[]) => procs.map((p) => p.pid);
 
-describe('composeProjectOf', () => {
-  test('reads the project of every shape compose runs as, and of nothing else', () => {
-    assert.equal(composeProjectOf(['docker', 'compose', '--ansi', 'never', '-p', 'a', 'up', '-d']), 'a');
-    assert.equal(composeProjectOf(['/usr/libexec/docker/cli-plugins/docker-compose', 'compose', '-p', 'a', 'up']), 'a');
-    assert.equal(composeProjectOf(['docker-compose', '--no-ansi', '--project-name', 'a', 'up']), 'a');
-    assert.equal(composeProjectOf(['/usr/bin/python3', '/usr/bin/docker-compose', '--project-name=a', 'up']), 'a');
-    assert.equal(composeProjectOf(['docker', 'compose', 'run', 'web']), undefined);
-    assert.equal(composeProjectOf(['ssh', '-p', 'a', 'host']), undefined);
-    // The global flag names the project; a later -p belongs to the subcommand.
-    assert.equal(composeProjectOf(['docker', 'compose', '-p', 'a', 'run', '-p', '8080:80', 'web']), 'a');
+/** What berth journals when it starts a compose process. */
+function journalled(proc: Running): StartedProcess {
+  const startTime = startTimeOf(proc.pid);
+  assert.ok(startTime !== undefined, `no start time for running pid ${proc.pid}`);
+  return { pid: proc.pid, startTime };
+}
+
+/** Spawns a child (which runs forever too, with the same args after `--`), then runs forever. */
+const SPAWNS_CHILD = `const c = require('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(FOREVER)}, '--', ...process.argv.slice(1)], { stdio: 'ignore' }); void c; ${FOREVER}`;
+
+describe('parseStat', () => {
+  test('reads the parent pid and start time, whatever the command name holds', () => {
+    const rest = 'S 41 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10';
+    assert.deepEqual(parseStat(`42 (node) ${rest}`), { ppid: 41, startTime: 987654 });
+    assert.deepEqual(parseStat(`42 (a ) b (c) ${rest}`), { ppid: 41, startTime: 987654 });
+    assert.equal(parseStat('garbage'), undefined);
+  });
+
+  test('startTimeOf is the start time of a running process, and nothing for one that is gone', async () => {
+    const proc = await start(FOREVER, ['compose', '-p', project, 'up']);
+    assert.equal(startTimeOf(proc.pid), parseStat(readFileSync(`/proc/${proc.pid}/stat`, 'utf8'))?.startTime);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    assert.equal(startTimeOf(proc.pid), undefined);
   });
 });
 
-describe('findComposeProcesses', () => {
-  test('finds a compose process named by -p', async () => {
+describe('startedProcesses', () => {
+  test('finds the journalled process and the child it spawned', async () => {
+    const proc = await start(`${SPAWNS_CHILD}`, ['compose', '-p', project, 'up']);
+    const found = await startedProcesses([journalled(proc)]);
+    assert.equal(found.length, 2, `found ${JSON.stringify(found)}`);
+    assert.ok(found.some((p) => p.pid === proc.pid));
+    assert.deepEqual(found.find((p) => p.pid === proc.pid)?.argv.slice(-4), ['compose', '-p', project, 'up']);
+  });
+
+  test('does not take a process under the journalled pid that started at another time (a reused pid)', async () => {
     const proc = await start(FOREVER, ['compose', '-p', project, 'up']);
-    const found = await findComposeProcesses(project);
-    assert.deepEqual(pids(found), [proc.pid]);
-    assert.deepEqual(found[0]?.argv.slice(-4), ['compose', '-p', project, 'up']);
+    const { pid, startTime } = journalled(proc);
+    assert.deepEqual(await startedProcesses([{ pid, startTime: startTime - 1 }]), []);
   });
 
-  test('finds one named by --project-name and one by --project-name=', async () => {
-    const spaced = await start(FOREVER, ['compose', '--project-name', project, 'up']);
-    const joined = await start(FOREVER, ['compose', `--project-name=${project}`, 'up']);
-    assert.deepEqual(pids(await findComposeProcesses(project)), [spaced.pid, joined.pid].sort((a, b) => a - b));
-  });
-
-  test('does not find a compose process of another project', async () => {
+  test("never finds a person's compose of the same project that berth did not start", async () => {
+    await start(FOREVER, ['docker', 'compose', '-p', project, 'logs', '-f']);
     const mine = await start(FOREVER, ['compose', '-p', project, 'up']);
-    await start(FOREVER, ['compose', '-p', other, 'up']);
-    assert.deepEqual(pids(await findComposeProcesses(project)), [mine.pid]);
-  });
-
-  test('never finds the calling process, even when its own argv names compose and the project', async () => {
-    const fence = new URL('../../src/docker/fence.js', import.meta.url).href;
-    const script = `import { findComposeProcesses } from ${JSON.stringify(fence)};
-      console.log(JSON.stringify({ self: process.pid, found: await findComposeProcesses(${JSON.stringify(project)}) }))`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', 'compose', '-p', project, 'up'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.add(child);
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const [code] = await once(child, 'exit');
-    children.delete(child);
-    assert.equal(code, 0, `the probe process failed: ${out}`);
-    const { self, found } = JSON.parse(out) as { self: number; found: ComposeProcess[] };
-    assert.ok(self > 0);
-    assert.deepEqual(found, []);
-  });
-
-  test('does not find a process that is not compose, even with -p and the project', async () => {
-    const proc = await start(FOREVER, ['rsync', '-p', project]);
-    assert.ok(readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').includes(project), 'the decoy must carry the project in its argv');
-    assert.deepEqual(await findComposeProcesses(project), []);
+    assert.deepEqual(pids(await startedProcesses([journalled(mine)])), [mine.pid]);
+    assert.deepEqual(await startedProcesses([]), []);
   });
 });
 
 describe('fenceCompose', () => {
-  test('returns at once, with nothing done, when no compose process of the project runs', async () => {
+  test("returns at once, with nothing done, when berth journalled no compose, and leaves a person's compose session running", async () => {
+    const person = await start(FOREVER, ['docker', 'compose', '-p', project, 'logs', '-f']);
     const waits: ComposeProcess[][] = [];
-    const result = await fenceCompose(project, { timeoutMs: 60_000, onWait: (p) => waits.push(p) });
+    const result = await fenceCompose(project, [], { timeoutMs: 100, graceMs: 100, pollMs: 20, onWait: (p) => waits.push(p) });
     assert.deepEqual(result, { waitedFor: [], killed: [] });
     assert.deepEqual(waits, []);
+    process.kill(person.pid, 0);
   });
 
-  test('waits for a compose process that ends by itself, and kills nothing', async () => {
+  test('waits for a journalled compose process that ends by itself, and kills nothing', async () => {
     const proc = await start('setTimeout(() => {}, 500)', ['compose', '-p', project, 'up']);
     const waits: ComposeProcess[][] = [];
-    const result = await fenceCompose(project, { timeoutMs: 60_000, pollMs: 50, onWait: (p) => waits.push(p) });
+    const result = await fenceCompose(project, [journalled(proc)], { timeoutMs: 60_000, pollMs: 50, onWait: (p) => waits.push(p) });
     assert.deepEqual(result, { waitedFor: [proc.pid], killed: [] });
     assert.deepEqual(waits.map(pids), [[proc.pid]]);
     // It ended on its own: exit code 0, not a signal.
@@ -137,18 +141,24 @@ describe('fenceCompose', () => {
     assertGone(proc.pid);
   });
 
-  test('terminates a compose process that outlives the bound', async () => {
-    const proc = await start(FOREVER, ['compose', '-p', project, 'up']);
-    const result = await fenceCompose(project, { timeoutMs: 100, graceMs: 10_000, pollMs: 50 });
-    assert.deepEqual(result, { waitedFor: [proc.pid], killed: [proc.pid] });
+  test("terminates a journalled compose process and its child once they outlive the bound, and only them", async () => {
+    const proc = await start(SPAWNS_CHILD, ['compose', '-p', project, 'up']);
+    const person = await start(FOREVER, ['docker', 'compose', '-p', project, 'logs', '-f']);
+    const result = await fenceCompose(project, [journalled(proc)], { timeoutMs: 100, graceMs: 10_000, pollMs: 50 });
+    assert.equal(result.killed.length, 2, `killed ${JSON.stringify(result)}`);
+    assert.ok(result.killed.includes(proc.pid));
+    assert.deepEqual(result.waitedFor, result.killed);
     assert.deepEqual(await proc.exited, { code: null, signal: 'SIGTERM' });
     assertGone(proc.pid);
+    // The orphaned child may linger as a zombie where nothing reaps orphans (pid 1 in a container): dead all the same.
+    for (const pid of result.killed) assert.ok(!isRunning(pid), `child ${pid} outlived the fence`);
+    process.kill(person.pid, 0);
   });
 
-  test('kills with SIGKILL a compose process that ignores SIGTERM', async () => {
+  test('kills with SIGKILL a journalled compose process that ignores SIGTERM', async () => {
     const proc = await start(`process.on('SIGTERM', () => {}); ${FOREVER}`, ['compose', '-p', project, 'up']);
     const bystander = await start(FOREVER, ['compose', '-p', other, 'up']);
-    const result = await fenceCompose(project, { timeoutMs: 100, graceMs: 200, pollMs: 50 });
+    const result = await fenceCompose(project, [journalled(proc)], { timeoutMs: 100, graceMs: 200, pollMs: 50 });
     assert.deepEqual(result, { waitedFor: [proc.pid], killed: [proc.pid] });
     assert.deepEqual(await proc.exited, { code: null, signal: 'SIGKILL' });
     assertGone(proc.pid);
