@@ -238,7 +238,9 @@ export const stackSchema = {
         approve: {
           type: 'string',
           minLength: 1,
-          description: 'The version a person approved (notify mode). Approves exactly that version and no other.',
+          description:
+            'The version a person approved: exactly that version and no other, and only the content berth first applied under it. ' +
+            '"VERSION@KEY" (a prefix of the content key, at least 8 hex digits) approves that content of the version.',
         },
         resyncSeconds: {
           type: 'integer',
@@ -349,8 +351,32 @@ const quarantineSchema = {
     reason: { type: 'string', pattern: '^[A-Z][A-Za-z]*$' },
     message: { type: 'string' },
     since: { type: 'string', format: 'date-time' },
-    retryToken: { type: 'string', description: 'The berth.dev/retry annotation when it failed; a new value asks for a retry.' },
+    retryToken: { type: 'string', description: 'The berth.dev/retry annotation when it failed; a new non-empty value asks for a retry.' },
+    intent: {
+      type: 'string',
+      description:
+        'Hash of what the spec named when it failed (version, approve, images, compose, channel): the quarantine holds until a person changes it. Feed answers never do.',
+    },
+    versions: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Every version that failed under this intent, newest first: none is applied again by itself.',
+    },
     rollbackFailed: { type: 'boolean', description: 'The rollback failed too: berth stops acting on the stack.' },
+  },
+} as const;
+
+// What spec.approve was taken to cover: the content berth applied under the approved
+// version. Other content under the same version needs a new approval.
+const approvalSchema = {
+  type: 'object',
+  required: ['version', 'targetKey', 'since'],
+  additionalProperties: false,
+  description: 'The content an approval (spec.approve) applied to; changed content under the same version waits for a new approval.',
+  properties: {
+    version: { type: 'string' },
+    targetKey: { type: 'string', description: 'Content key (version, digests, compose file) of what was approved.' },
+    since: { type: 'string', format: 'date-time' },
   },
 } as const;
 
@@ -422,6 +448,7 @@ export const stackStatusSchema = {
         },
         operation: operationSchema,
         quarantine: quarantineSchema,
+        approval: approvalSchema,
         history: { type: 'array', items: historyEntrySchema, description: 'Newest first, bounded by spec.rollback.keep.' },
         lastCheckIn: { type: 'string', format: 'date-time', description: 'When berth last accepted an answer from the release feed.' },
         available: availableSchema,

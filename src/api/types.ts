@@ -37,6 +37,7 @@ export type Operation = NonNullable<StackStatusBody['operation']>;
 export type OperationKind = Operation['kind'];
 export type OperationStep = Operation['step'];
 export type Quarantine = NonNullable<StackStatusBody['quarantine']>;
+export type Approval = NonNullable<StackStatusBody['approval']>;
 export type HistoryEntry = NonNullable<StackStatusBody['history']>[number];
 export type Outcome = HistoryEntry['outcome'];
 

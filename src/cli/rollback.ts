@@ -7,6 +7,7 @@ import type { HistoryEntry, StackStatus } from '../api/types.js';
 import { parseStack } from '../api/validate.js';
 import { resolveTargetFile } from '../controller/target-file.js';
 import { findGitCheckout, setStackTarget } from '../store/edit.js';
+import { historyMarks } from '../plan/history.js';
 import type { RevisionRecord } from '../plan/types.js';
 import { StateStore } from '../store/state.js';
 import { table } from './table.js';
@@ -30,14 +31,14 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
   for (const n of onDisk) {
     await store.readRevision(name, n).catch((err: unknown) => damaged.set(n, (err as Error).message));
   }
-  const mark = (n: number) =>
-    [n === s.revision ? 'current' : '', n === s.lastGoodRevision ? 'last-good' : '', damaged.has(n) ? 'DAMAGED' : '']
-      .filter(Boolean)
-      .join(',') || '-';
+  const history = s.history ?? [];
+  const marks = historyMarks(history, s.revision, s.lastGoodRevision).map((m, i) =>
+    damaged.has(history[i]!.revision) ? (m === '-' ? 'DAMAGED' : `${m},DAMAGED`) : m,
+  );
   const rows = [['REVISION', 'VERSION', 'OPERATION', 'OUTCOME', 'STARTED', 'FINISHED', 'NOW', 'REASON']];
-  for (const e of s.history ?? []) {
-    rows.push([String(e.revision), e.version, e.operation, e.outcome, e.started, e.finished ?? '-', mark(e.revision), e.reason ?? '-']);
-  }
+  history.forEach((e, i) => {
+    rows.push([String(e.revision), e.version, e.operation, e.outcome, e.started, e.finished ?? '-', marks[i] ?? '-', e.reason ?? '-']);
+  });
   const lines = [table(rows).trimEnd()];
   if (s.operation !== undefined) {
     lines.push(`In flight: ${s.operation.kind} to revision ${s.operation.revision}, step ${s.operation.step} since ${s.operation.stepStarted}`);

@@ -133,7 +133,7 @@ export class Reconciler {
     return {};
   }
 
-  private async loadDesired(name: string, file: string, applied: RevisionRecord | undefined): Promise<{ desired: Desired; watch: string[] }> {
+  private async loadDesired(name: string, file: string, applied: RevisionRecord | undefined, progress: Progress): Promise<{ desired: Desired; watch: string[] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
     const invalid = (error: string): Desired => ({
@@ -147,7 +147,13 @@ export class Reconciler {
     const now = this.deps.clock.now();
     const follow =
       channel !== undefined
-        ? { ...(await this.releases.load(name, channel, file, now)), ...(applied !== undefined ? { applied } : {}), now }
+        ? {
+            ...(await this.releases.load(name, channel, file, now)),
+            ...(applied !== undefined ? { applied } : {}),
+            // A failed release stays out of the offer whatever the feed answers next.
+            ...(progress.quarantine !== undefined ? { quarantine: progress.quarantine } : {}),
+            now,
+          }
         : undefined;
     const resolved = await resolveTargetFile(file, entry.stack, follow);
     if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
@@ -206,7 +212,7 @@ export class Reconciler {
       progress = interrupted(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
-    const { desired, watch } = await this.loadDesired(name, file, recorded.applied);
+    const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress);
     const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
       ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
       : undefined;

@@ -35,7 +35,7 @@ export interface UpdateReport {
   message?: string;
   started: string;
   finished?: string;
-  /** The version that runs now. */
+  /** The version that runs now and passed its health gate; absent while that is not proven. */
   running?: string;
 }
 
@@ -43,6 +43,16 @@ export interface UpdateReport {
 export interface ReportChannel {
   url: string;
   reportUrl?: string;
+}
+
+/**
+ * The `running` field of a report: only a version proven to run, i.e. the applied revision
+ * is the last good one and nothing is in flight. A report sent late, while a newer update is
+ * still verified (or after it failed without a rollback), leaves the field out.
+ */
+export function runningOf(s: StackStatus['status']): Pick<UpdateReport, 'running'> {
+  const proven = s.operation === undefined && s.revision !== undefined && s.revision === s.lastGoodRevision;
+  return proven && s.currentVersion !== undefined ? { running: s.currentVersion } : {};
 }
 
 const REPORTABLE: ReadonlySet<HistoryEntry['outcome']> = new Set(['Healthy', 'Failed', 'RolledBack']);
@@ -112,7 +122,7 @@ export class Reporter {
       ...(entry.message !== undefined ? { message: entry.message } : {}),
       started: entry.started,
       ...(entry.finished !== undefined ? { finished: entry.finished } : {}),
-      ...(status.status.currentVersion !== undefined ? { running: status.status.currentVersion } : {}),
+      ...runningOf(status.status),
     };
     try {
       await postReport(target.url, body, { timeoutMs: this.deps.timeoutMs ?? 10_000 });

@@ -5,21 +5,13 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { parseYaml } from '../api/validate.js';
-import { chooseRelease } from '../plan/offer.js';
-import { asComposeDocument, followChannel, resolveTarget, type ChannelRelease } from '../plan/target.js';
-import type { ChannelView, RevisionRecord, Target } from '../plan/types.js';
+import { asComposeDocument, channelTarget, resolveTarget, type FollowContext } from '../plan/target.js';
+import type { Target } from '../plan/types.js';
 import { readRegularFile } from '../util/files.js';
 
 export type TargetFile = { target: Target; composeFile: string } | { error: string; composeFile: string };
 
-/** What a stack with a channel is resolved against besides its files. */
-export interface FollowContext {
-  releases: readonly ChannelRelease[];
-  view: ChannelView;
-  /** The revision berth applied last: its version is what runs. */
-  applied?: RevisionRecord;
-  now: Date;
-}
+export type { FollowContext };
 
 /** The compose file a Stack names, relative to its manifest's folder unless absolute. */
 export function composeFileOf(manifest: string, stack: ResolvedStack): string {
@@ -46,17 +38,7 @@ export async function resolveTargetFile(manifest: string, stack: ResolvedStack, 
       }
       return { target: resolveTarget(src), composeFile };
     }
-    // What runs: the applied revision's version, else (nothing applied yet) the pinned one.
-    const current = follow.applied?.version ?? stack.spec.version;
-    const offer = chooseRelease({
-      releases: follow.releases.map((r) => r.release),
-      ...(current !== undefined ? { current } : {}),
-      spec: stack.spec,
-      now: follow.now,
-    });
-    const view: ChannelView = { ...follow.view, ...(offer.available !== undefined ? { available: offer.available } : {}) };
-    if (stack.spec.version !== undefined) return { target: { ...resolveTarget(src), channel: view }, composeFile };
-    return { target: followChannel(src, offer, follow.releases, follow.applied, view), composeFile };
+    return { target: channelTarget(src, follow), composeFile };
   } catch (err) {
     // YAML errors, a compose file without services, images naming unknown services.
     if (err instanceof Error) return { error: err.message, composeFile };

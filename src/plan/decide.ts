@@ -150,12 +150,14 @@ function onFailure(pass: Pass, record: RevisionRecord, reason: string, message: 
   const { desired, recorded, observed, now } = pass.input;
   const op = pass.progress.operation!;
   const retryToken = desired.valid ? retryTokenOf(desired.target.stack) : pass.progress.quarantine?.retryToken;
+  const intent = desired.valid ? desired.target.intent : pass.progress.quarantine?.intent;
   let progress = failOperation(pass.progress, {
     reason,
     message,
     version: record.version,
     now,
     ...(retryToken !== undefined ? { retryToken } : {}),
+    ...(intent !== undefined ? { intent } : {}),
   });
   const lastGood = recorded.lastGood;
   if (op.kind !== 'update' || !rollbackPolicy(pass.input.desired, record).auto || lastGood === undefined || lastGood.revision === op.revision) {
@@ -202,7 +204,10 @@ function continueOperation(pass: Pass): Continued {
   if (desired.valid && desired.target.stack.spec.mode === 'disabled') {
     return { progress: finishOperation(p, 'Superseded', 'UpdatesDisabled', 'mode was set to disabled; berth stopped acting', now) };
   }
-  if (desired.valid && desired.target.key !== op.desiredKey) {
+  // A rollback asked for by the target itself (the feed no longer offers the failed version)
+  // is what the target wants, not a new one.
+  const rollbackWanted = op.kind === 'rollback' && desired.valid && desired.target.key === op.targetKey;
+  if (desired.valid && desired.target.key !== op.desiredKey && !rollbackWanted) {
     // A new desired target cancels whatever was in flight, a health wait included.
     const message = `superseded by version ${desired.target.version} before revision ${op.revision} was proven`;
     return { progress: finishOperation(p, 'Superseded', 'NewTarget', message, now) };
@@ -218,7 +223,8 @@ function continueOperation(pass: Pass): Continued {
     const version =
       p.history.find((h) => h.revision === op.revision && h.operation === op.kind)?.version ??
       (desired.valid ? desired.target.version : 'unknown');
-    return { progress: failOperation(p, { reason: 'RevisionMissing', message, version, now }) };
+    const intent = desired.valid ? desired.target.intent : p.quarantine?.intent;
+    return { progress: failOperation(p, { reason: 'RevisionMissing', message, version, now, ...(intent !== undefined ? { intent } : {}) }) };
   }
   const runs = revisionRuns(record);
   const rollingBack = op.kind === 'rollback';
@@ -318,7 +324,10 @@ function steady(pass: Pass): Plan {
     );
   }
 
-  if (q !== undefined && q.targetKey === target.key) {
+  // The quarantined target is asked for (a pinned stack), or the feed offers nothing newer
+  // than what berth went back to (a stack that follows a channel).
+  const wentBack = applied !== undefined && applied.targetKey === target.key && q !== undefined && applied.revision < q.revision;
+  if (q !== undefined && (q.targetKey === target.key || wentBack)) {
     if (applied !== undefined && applied.targetKey !== q.targetKey) {
       return keepApplied(pass, applied, {
         reason: 'RolledBack',
@@ -438,7 +447,7 @@ function operationIdOf(input: PlanInput): string {
 export function decide(input: PlanInput): Plan {
   const { desired } = input;
   let progress: Progress = input.progress ?? { history: [] };
-  if (desired.valid) progress = releaseQuarantine(progress, desired.target.key, retryTokenOf(desired.target.stack));
+  if (desired.valid) progress = releaseQuarantine(progress, desired.target, input.recorded.applied);
   const pass: Pass = { input, progress, operationId: operationIdOf(input) };
   let result: Plan | undefined;
   if (progress.operation !== undefined) {

@@ -11,7 +11,8 @@
 // - the target is the newest acceptable release.
 import semver from 'semver';
 import { SEMVER_PATTERN } from '../api/schema.js';
-import type { Available, ResolvedStack, SignedRelease } from '../api/types.js';
+import type { Available, Quarantine, ResolvedStack, SignedRelease } from '../api/types.js';
+import { RETRY_ANNOTATION } from './progress.js';
 
 export type Change = NonNullable<Available['change']>;
 
@@ -59,6 +60,8 @@ export interface OfferInput {
   current?: string;
   spec: ResolvedStack['spec'];
   now: Date;
+  /** A quarantine that still holds: its versions are never offered. */
+  quarantine?: Quarantine;
 }
 
 export interface AvailableRelease {
@@ -83,6 +86,11 @@ export interface Offer {
 
 type Verdict = { ok: true } | { ok: false; reason: string; why: string; awaitingApproval: boolean; eligibleAt?: Date };
 
+/** Every version a quarantine keeps out, the newest failure first. */
+export function quarantinedVersions(q: Quarantine): string[] {
+  return q.versions ?? [q.version];
+}
+
 function approveHint(version: string): string {
   return `set spec.approve to "${version}" to apply it`;
 }
@@ -91,6 +99,18 @@ function verdictOf(release: SignedRelease, input: OfferInput): Verdict {
   const { spec, current, now } = input;
   const version = release.spec.version;
   if (version === current) return { ok: true };
+  // Before the pin and the approval: approving the version that failed approves nothing new.
+  const q = input.quarantine;
+  if (q !== undefined && quarantinedVersions(q).includes(version)) {
+    return {
+      ok: false,
+      reason: 'Quarantined',
+      why:
+        `it failed (${q.version === version ? q.reason : 'an earlier attempt'}) and was rolled back; berth does not apply it again until ` +
+        `the spec names another version or metadata.annotations["${RETRY_ANNOTATION}"] is set to a new value`,
+      awaitingApproval: false,
+    };
+  }
   // A pinned or disabled stack takes nothing from the channel, approved or not.
   if (spec.version !== undefined) {
     return { ok: false, reason: 'Pinned', why: `the stack is pinned to version ${spec.version}: set spec.version to apply another`, awaitingApproval: false };

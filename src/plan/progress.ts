@@ -1,8 +1,8 @@
 // berth's journal of one stack, and every way it may change. Pure: each function takes the
 // journal and returns the next one, so the controller's only job is to persist each version
 // before the step it announces (write-ahead) and the planner's tables can check them all.
-import type { HistoryEntry, Operation, OperationKind, OperationStep, Outcome, StackStatus } from '../api/types.js';
-import type { Progress, RevisionRecord } from './types.js';
+import type { HistoryEntry, Operation, OperationKind, OperationStep, Outcome, Quarantine, StackStatus } from '../api/types.js';
+import type { Progress, RevisionRecord, Target } from './types.js';
 
 export const RETRY_ANNOTATION = 'berth.dev/retry';
 
@@ -137,6 +137,8 @@ export interface Failure {
   /** The version of the failed revision. */
   version: string;
   retryToken?: string;
+  /** What the spec named when it failed (Target.intent). */
+  intent?: string;
   now: Date;
 }
 
@@ -153,6 +155,12 @@ export function failOperation(p: Progress, f: Failure): Progress {
   if (op.kind === 'rollback' && p.quarantine !== undefined) {
     return { ...done, quarantine: { ...p.quarantine, rollbackFailed: true } };
   }
+  // Under the same intent, versions that failed before stay out too: a second failure must
+  // not hand the first one back to the feed.
+  const earlier = p.quarantine !== undefined && f.intent !== undefined && p.quarantine.intent === f.intent
+    ? (p.quarantine.versions ?? [p.quarantine.version])
+    : [];
+  const versions = [f.version, ...earlier.filter((v) => v !== f.version)];
   return {
     ...done,
     quarantine: {
@@ -164,6 +172,8 @@ export function failOperation(p: Progress, f: Failure): Progress {
       message: f.message,
       since: f.now.toISOString(),
       ...(f.retryToken !== undefined ? { retryToken: f.retryToken } : {}),
+      ...(f.intent !== undefined ? { intent: f.intent } : {}),
+      ...(versions.length > 1 ? { versions } : {}),
       ...(op.kind === 'rollback' ? { rollbackFailed: true } : {}),
     },
   };
@@ -181,11 +191,34 @@ export function markRolledBack(p: Progress, revision: number, to: RevisionRecord
   };
 }
 
-/** Forgets a quarantine that no longer applies: the spec moved on, or a person asked for a retry. */
-export function releaseQuarantine(p: Progress, desiredKey: string, retryToken: string | undefined): Progress {
+/**
+ * A quarantine holds until a person changes what the spec names (its intent) or sets a new,
+ * non-empty retry value. Removing the annotation is no request to retry. A quarantine
+ * written before intents were recorded holds for whatever the spec names now.
+ */
+export function quarantineHolds(q: Quarantine, intent: string, retryToken: string | undefined): boolean {
+  if (q.intent !== undefined && q.intent !== intent) return false;
+  if (retryToken !== undefined && retryToken !== '' && retryToken !== q.retryToken) return false;
+  return true;
+}
+
+/**
+ * Forgets a quarantine a person released (see quarantineHolds). One written before intents
+ * were recorded holds while the target is the failed one or what berth went back to, and
+ * then learns the intent it holds for.
+ */
+export function releaseQuarantine(p: Progress, target: Target, applied: RevisionRecord | undefined): Progress {
   const q = p.quarantine;
   if (q === undefined) return p;
-  if (q.targetKey === desiredKey && (q.retryToken ?? '') === (retryToken ?? '')) return p;
+  const retryToken = target.stack.metadata.annotations?.[RETRY_ANNOTATION];
+  if (q.intent === undefined) {
+    const wentBack = applied !== undefined && applied.targetKey === target.key && applied.revision < q.revision;
+    if ((q.targetKey === target.key || wentBack) && quarantineHolds(q, target.intent, retryToken)) {
+      return { ...p, quarantine: { ...q, intent: target.intent } };
+    }
+  } else if (quarantineHolds(q, target.intent, retryToken)) {
+    return p;
+  }
   const { quarantine: _released, ...rest } = p;
   return rest;
 }

@@ -5,7 +5,7 @@ import { API_VERSION } from '../api/schema.js';
 import type { Available, Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
 import { revisionRuns, targetRuns } from './runs.js';
-import type { AvailableRelease } from './offer.js';
+import { quarantinedVersions, type AvailableRelease } from './offer.js';
 import type { ChannelView, Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
 
 export interface StatusInput {
@@ -83,7 +83,11 @@ function degradedCondition(input: StatusInput, healthy: Cond): Cond {
   const { progress, plan, desired } = input;
   const q = progress.quarantine;
   const asked = desired.valid ? desired.target.key : q?.targetKey;
-  if (q !== undefined && q.targetKey === asked) {
+  // A stack that follows a channel no longer asks for the failed release, but until
+  // something newer than it was applied, the update it wanted is undone.
+  const applied = input.recorded.applied;
+  const wentBack = q !== undefined && applied !== undefined && applied.revision < q.revision;
+  if (q !== undefined && (q.targetKey === asked || wentBack)) {
     const reason = q.rollbackFailed === true ? 'RollbackFailed' : plan.reason === 'RolledBack' || progress.operation?.kind === 'rollback' ? 'RolledBack' : 'Failed';
     return { type: 'Degraded', status: 'True', reason, message: plan.message };
   }
@@ -93,8 +97,11 @@ function degradedCondition(input: StatusInput, healthy: Cond): Cond {
   return { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'nothing failed' };
 }
 
-/** Is a newer release on the channel, and what becomes of it? */
-function updateAvailableCondition(channel: ChannelView): Cond {
+/**
+ * Is a newer release on the channel, and what becomes of it? "Being applied" only while it
+ * is: not while it is rolled back, quarantined, or held by the plan.
+ */
+function updateAvailableCondition(channel: ChannelView, input: StatusInput): Cond {
   const a = channel.available;
   if (a === undefined) {
     const message = channel.lastCheckIn === undefined ? `no release seen on channel ${channel.name} yet` : `nothing newer than what runs on channel ${channel.name}`;
@@ -102,7 +109,18 @@ function updateAvailableCondition(channel: ChannelView): Cond {
   }
   const what = `version ${a.release.spec.version} (${a.change}) on channel ${channel.name}`;
   const fetched = a.downloaded === true ? '; its images are downloaded' : '';
-  if (a.waitingFor === undefined) return { type: 'UpdateAvailable', status: 'True', reason: 'Applying', message: `${what} is being applied${fetched}` };
+  const version = a.release.spec.version;
+  const q = input.progress.quarantine;
+  if (a.waitingReason === 'Quarantined' || (q !== undefined && quarantinedVersions(q).includes(version) && input.plan.action !== 'apply')) {
+    const why = a.waitingFor ?? `it failed (${q?.reason ?? 'its health gate'}) and was rolled back; ${input.plan.message}`;
+    return { type: 'UpdateAvailable', status: 'True', reason: 'Quarantined', message: `${what} is quarantined: ${why}${fetched}` };
+  }
+  if (a.waitingFor === undefined) {
+    const op = input.progress.operation;
+    const applying = (op?.kind === 'update' && input.desired.valid && input.desired.target.version === version) || input.plan.action === 'apply';
+    if (applying) return { type: 'UpdateAvailable', status: 'True', reason: 'Applying', message: `${what} is being applied${fetched}` };
+    return { type: 'UpdateAvailable', status: 'True', reason: input.plan.reason, message: `${what} is not being applied: ${input.plan.message}${fetched}` };
+  }
   return { type: 'UpdateAvailable', status: 'True', reason: a.waitingReason ?? 'Waiting', message: `${what} waits: ${a.waitingFor}${fetched}` };
 }
 
@@ -230,7 +248,7 @@ export function buildStatus(input: StatusInput): StackStatus {
           }
         : { type: 'AwaitingApproval', status: 'False', reason: 'NothingToApprove', message: 'no version waits for approval' },
   );
-  if (channel !== undefined) conds.push(updateAvailableCondition(channel), feedCondition(channel));
+  if (channel !== undefined) conds.push(updateAvailableCondition(channel, input), feedCondition(channel));
   conds.push(
     desired.valid
       ? { type: 'SpecInvalid', status: 'False', reason: 'Valid', message: 'the manifest is valid' }

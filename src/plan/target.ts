@@ -1,8 +1,9 @@
 // Resolves a valid Stack and its parsed compose file into the concrete Target berth converges
 // to. Pure: the caller read the files.
-import type { ResolvedStack, SignedRelease } from '../api/types.js';
+import type { Quarantine, ResolvedStack, SignedRelease } from '../api/types.js';
 import { stableHash } from './hash.js';
-import type { Offer } from './offer.js';
+import { chooseRelease, type Offer } from './offer.js';
+import { RETRY_ANNOTATION, quarantineHolds } from './progress.js';
 import type { ChannelView, ComposeDocument, Hold, ReleaseProvenance, RevisionRecord, Target } from './types.js';
 
 /** The Stack is valid on its own but does not fit its compose file. */
@@ -53,6 +54,23 @@ interface Shape {
   composeFrom: string;
 }
 
+/**
+ * What a person's spec names, as opposed to what a feed answer makes of it: the version, the
+ * approval, the images, the compose file and the channel. Mode, policy and health settings
+ * name nothing. A quarantine holds until this changes, so no feed answer can release it.
+ */
+export function intentOf(stack: ResolvedStack, compose: ComposeDocument): string {
+  const { version, approve, images, channel } = stack.spec;
+  return stableHash({
+    version,
+    approve,
+    images,
+    compose: stack.spec.compose,
+    composeDocument: compose,
+    channel: channel !== undefined ? { url: channel.url, name: channel.name } : undefined,
+  });
+}
+
 function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 'hold'> = {}): Target {
   const { stack } = src;
   const { version, images, compose } = shape;
@@ -75,6 +93,7 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
     compose,
     key: stableHash({ version, images, compose, project, projectDirectory }),
     generation: stableHash({ spec: stack.spec, compose: src.compose, ...(extra.release ? { release: extra.release } : {}) }),
+    intent: intentOf(stack, src.compose),
     ...extra,
   };
 }
@@ -155,6 +174,7 @@ export function followChannel(
       compose: { services },
       key: applied.targetKey,
       generation: stableHash({ spec: src.stack.spec, compose: src.compose, stay: applied.revision }),
+      intent: intentOf(src.stack, src.compose),
       ...(applied.release ? { release: applied.release } : {}),
     };
     return { ...stay, channel };
@@ -176,6 +196,39 @@ export function followChannel(
   };
   const placeholder = build(src, { version: '', images: src.stack.spec.images ?? {}, compose: src.compose, imagesFrom: `${src.manifest}: spec.images`, composeFrom: src.composeFile });
   return { ...placeholder, hold, channel };
+}
+
+/** What a stack with a channel is resolved against besides its files. */
+export interface FollowContext {
+  releases: readonly ChannelRelease[];
+  view: ChannelView;
+  /** The revision berth applied last: its version is what runs. */
+  applied?: RevisionRecord;
+  /** The quarantine in the status, if any; only one that still holds keeps versions out of the offer. */
+  quarantine?: Quarantine;
+  now: Date;
+}
+
+/**
+ * The target of a Stack with a channel: the release it follows, or, when the Stack pins a
+ * version, that version with the channel only reported beside it.
+ */
+export function channelTarget(src: TargetSource, follow: FollowContext): Target {
+  const { stack } = src;
+  // What runs: the applied revision's version, else (nothing applied yet) the pinned one.
+  const current = follow.applied?.version ?? stack.spec.version;
+  const q = follow.quarantine;
+  const holding = q !== undefined && quarantineHolds(q, intentOf(stack, src.compose), stack.metadata.annotations?.[RETRY_ANNOTATION]) ? q : undefined;
+  const offer = chooseRelease({
+    releases: follow.releases.map((r) => r.release),
+    ...(current !== undefined ? { current } : {}),
+    spec: stack.spec,
+    now: follow.now,
+    ...(holding !== undefined ? { quarantine: holding } : {}),
+  });
+  const view: ChannelView = { ...follow.view, ...(offer.available !== undefined ? { available: offer.available } : {}) };
+  if (stack.spec.version !== undefined) return { ...resolveTarget(src), channel: view };
+  return followChannel(src, offer, follow.releases, follow.applied, view);
 }
 
 // node:path is pure string work, but keeping plan/ free of node: I/O modules is easier to

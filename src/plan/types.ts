@@ -2,7 +2,7 @@
 // answers (steps and the reasons for them). Plain data only, so tables of cases can be
 // written without Docker.
 import type { Operation as PatchOperation } from 'fast-json-patch';
-import type { Health, HistoryEntry, Operation, Quarantine, ResolvedStack, SignedRelease, UpdateMode } from '../api/types.js';
+import type { Approval, Health, HistoryEntry, Operation, Quarantine, ResolvedStack, SignedRelease, UpdateMode } from '../api/types.js';
 import type { AvailableRelease } from './offer.js';
 
 /** Compose labels berth reads, and the ones it stamps. */
@@ -59,6 +59,8 @@ export interface Progress {
   lastGoodRevision?: number;
   operation?: Operation;
   quarantine?: Quarantine;
+  /** The content spec.approve was taken to cover. */
+  approval?: Approval;
   /** Newest first. */
   history: HistoryEntry[];
 }
@@ -140,6 +142,8 @@ export interface Target {
   compose: ComposeDocument;
   key: string;
   generation: string;
+  /** What the person's spec names (see intentOf): a quarantine holds until it changes. */
+  intent: string;
   /** The channel release this target was made from (a stack that follows a channel). */
   release?: ReleaseProvenance;
   /** Set when the target must wait (approval, cooldown, no release yet). */

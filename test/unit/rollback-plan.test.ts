@@ -239,7 +239,7 @@ describe('a failed update rolls back to the last good revision', () => {
           started: iso(f.now),
           stepStarted: iso(f.now),
         },
-        quarantine: { targetKey: v2.key, version: '2.0.0', revision: 2, reason: f.reason, message: f.message, since: iso(f.now) },
+        quarantine: { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: f.reason, message: f.message, since: iso(f.now) },
         history: [
           { revision: 1, version: '1.0.0', operation: 'rollback', started: iso(f.now), outcome: 'Progressing' },
           {
@@ -266,7 +266,7 @@ describe('a failed update rolls back to the last good revision', () => {
       revision: 1,
       lastGoodRevision: 1,
       operation: operation(rev1, { kind: 'rollback', fromRevision: 2, desiredKey: v2.key }),
-      quarantine: { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
+      quarantine: { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
       history: [entry(rev1, { operation: 'rollback', started: iso(-5) }), entry(rev2, { outcome: 'RolledBack', reason: 'ContainerExited' }), rev1Healthy],
     });
     const plan = run({ progress: rollingBack, recorded: { applied: rev1, latest: rev2, lastGood: rev1, operating: rev1 }, containers: inspected(rev1), now: at(2) });
@@ -306,6 +306,7 @@ describe('a failed update that cannot be rolled back stops, and is never retried
       assert.equal(plan.progress.operation, undefined);
       assert.deepEqual(plan.progress.quarantine, {
         targetKey: v2.key,
+        intent: v2.intent,
         version: row.version,
         revision: row.revision,
         reason: 'ContainerExited',
@@ -332,7 +333,7 @@ describe('a failed update that cannot be rolled back stops, and is never retried
 });
 
 describe('a failed rollback halts berth on the stack', () => {
-  const quarantined = { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) };
+  const quarantined = { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) };
   const rollingBack = progress({
     revision: 1,
     lastGoodRevision: 1,
@@ -414,7 +415,7 @@ describe('decideOnFailure: compose up of an update failed', () => {
     assert.equal(plan.progress.operation?.kind, 'rollback');
     assert.equal(plan.progress.operation?.revision, 1);
     assert.equal(plan.progress.operation?.fromRevision, 2);
-    assert.deepEqual(plan.progress.quarantine, { targetKey: v2.key, version: '2.0.0', revision: 2, ...failure, since: iso(1) });
+    assert.deepEqual(plan.progress.quarantine, { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, ...failure, since: iso(1) });
     assert.deepEqual(
       plan.progress.history.map((h) => [h.operation, h.revision, h.outcome]),
       [
@@ -438,7 +439,7 @@ describe('decideOnFailure: compose up of an update failed', () => {
 });
 
 describe('a quarantine', () => {
-  const q = { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-60) };
+  const q = { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-60) };
   const rolledBackHistory: HistoryEntry[] = [
     entry(rev1, { operation: 'rollback', started: iso(-60), finished: iso(-40), outcome: 'Healthy', reason: 'HealthGatePassed' }),
     entry(rev2, { outcome: 'RolledBack', reason: 'ContainerExited' }),
@@ -652,6 +653,7 @@ describe('an operation is resumed after a crash', () => {
     assert.equal(plan.progress.history[0]?.message, 'revision 2 is not on disk although the journal says it was written');
     assert.deepEqual(plan.progress.quarantine, {
       targetKey: v2.key,
+      intent: v2.intent,
       version: '2.0.0',
       revision: 2,
       reason: 'RevisionMissing',
@@ -676,7 +678,7 @@ describe('an operation is resumed after a crash', () => {
       revision: 1,
       lastGoodRevision: 1,
       operation: operation(rev1, { kind: 'rollback', fromRevision: 2, desiredKey: v2.key, interrupted: 'the engine became unreachable' }),
-      quarantine: { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
+      quarantine: { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
       history: [entry(rev1, { operation: 'rollback' }), entry(rev2, { outcome: 'RolledBack' }), rev1Healthy],
     });
     const plan = run({ progress: journal, recorded: { applied: rev1, latest: rev2, lastGood: rev1, operating: rev1 }, containers: runningOf(rev1), now: at(5) });
@@ -766,7 +768,7 @@ describe('status through an update', () => {
       revision: 1,
       lastGoodRevision: 1,
       operation: operation(rev1, { kind: 'rollback', fromRevision: 2, desiredKey: v2.key, healthySince: iso(0) }),
-      quarantine: { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
+      quarantine: { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5) },
       history: [entry(rev1, { operation: 'rollback', started: iso(-5) }), entry(rev2, { outcome: 'RolledBack', reason: 'ContainerExited' }), rev1Healthy],
     });
     const { plan, status } = statusOf({
@@ -811,7 +813,7 @@ describe('status through an update', () => {
     const halted = progress({
       revision: 1,
       lastGoodRevision: 1,
-      quarantine: { targetKey: v2.key, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5), rollbackFailed: true },
+      quarantine: { targetKey: v2.key, intent: v2.intent, version: '2.0.0', revision: 2, reason: 'ContainerExited', message: EXITED, since: iso(-5), rollbackFailed: true },
       history: [entry(rev1, { operation: 'rollback', outcome: 'Failed', reason: 'Unhealthy' }), entry(rev2, { outcome: 'RolledBack' }), rev1Healthy],
     });
     const { status } = statusOf({ progress: halted, recorded: { applied: rev1, latest: rev2, lastGood: rev1 }, containers: runningOf(rev1) });
