@@ -133,14 +133,26 @@ export class Reconciler {
     return {};
   }
 
-  private async loadDesired(name: string, file: string, applied: RevisionRecord | undefined, progress: Progress): Promise<{ desired: Desired; watch: string[] }> {
+  private async loadDesired(
+    name: string,
+    file: string,
+    applied: RevisionRecord | undefined,
+    progress: Progress,
+    previous: StackStatus | undefined,
+  ): Promise<{ desired: Desired; watch: string[] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
+    // Every place the mode can still be read (see plan/mode.ts): a valid manifest whose
+    // compose file fails still says its own mode.
+    const manifestMode = entry.stack?.spec.mode ?? entry.declaredMode;
+    const statusMode = previous?.status.mode;
     const invalid = (error: string): Desired => ({
       valid: false,
       manifest: file,
       error,
       ...(last !== undefined ? { lastValidMode: last.spec.mode } : {}),
+      ...(manifestMode !== undefined ? { manifestMode } : {}),
+      ...(statusMode !== undefined ? { statusMode } : {}),
     });
     if (entry.stack === undefined) return { desired: invalid(entry.error?.message ?? `${file}: invalid`), watch: [] };
     const channel = entry.stack.spec.channel;
@@ -212,7 +224,7 @@ export class Reconciler {
       progress = interrupted(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
-    const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress);
+    const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress, previous);
     const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
       ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
       : undefined;

@@ -17,6 +17,7 @@ import {
   trimHistory,
   withVerification,
 } from './progress.js';
+import { modeOfInvalid } from './mode.js';
 import { renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
 import type { Desired, Drift, Observed, Plan, PlanAction, PlanInput, Progress, RevisionRecord, Step } from './types.js';
@@ -204,6 +205,9 @@ function continueOperation(pass: Pass): Continued {
   if (desired.valid && desired.target.stack.spec.mode === 'disabled') {
     return { progress: finishOperation(p, 'Superseded', 'UpdatesDisabled', 'mode was set to disabled; berth stopped acting', now) };
   }
+  if (!desired.valid && modeOfInvalid(desired).handsOff) {
+    return { progress: finishOperation(p, 'Superseded', 'UpdatesDisabled', `berth stopped acting: ${modeOfInvalid(desired).because}`, now) };
+  }
   // A rollback asked for by the target itself (the feed no longer offers the failed version)
   // is what the target wants, not a new one.
   const rollbackWanted = op.kind === 'rollback' && desired.valid && desired.target.key === op.targetKey;
@@ -297,10 +301,12 @@ function steady(pass: Pass): Plan {
   }
 
   if (!desired.valid) {
-    // Act on the last valid desired state: repair what berth applied, apply nothing new.
-    const mode = desired.lastValidMode ?? applied?.spec.mode;
-    const why = { reason: 'InvalidSpec', message: desired.error, awaitingApproval: false };
-    if (applied === undefined || mode === undefined || mode === 'disabled' || applied.targetKey === q?.targetKey) {
+    // Act on the last valid desired state: repair what berth applied, apply nothing new;
+    // unless the stack is (or may be) disabled.
+    const mode = modeOfInvalid(desired);
+    const message = applied !== undefined ? `${desired.error}; ${mode.because}` : desired.error;
+    const why = { reason: 'InvalidSpec', message, awaitingApproval: false };
+    if (applied === undefined || mode.handsOff || applied.targetKey === q?.targetKey) {
       return plan({ action: 'none', steps: [], drift: [], ...why, progress: pass.progress }, [], observed);
     }
     return keepApplied(pass, applied, why);

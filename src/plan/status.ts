@@ -4,6 +4,7 @@
 import { API_VERSION } from '../api/schema.js';
 import type { Available, Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
 import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
+import { modeOfInvalid } from './mode.js';
 import { revisionRuns, targetRuns } from './runs.js';
 import { quarantinedVersions, type AvailableRelease } from './offer.js';
 import type { ChannelView, Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
@@ -222,7 +223,9 @@ export function buildStatus(input: StatusInput): StackStatus {
 
   let ready: Cond;
   if (!desired.valid) {
-    ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: desired.error };
+    // With a revision on record, say whether berth still keeps it running.
+    const message = applied !== undefined ? `${desired.error}; ${modeOfInvalid(desired).because}` : desired.error;
+    ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message };
   } else if (progressing.status === 'True') {
     ready = { type: 'Ready', status: 'False', reason: progressing.reason, message: progressing.message };
   } else if (synced.status === 'True' && healthy.status === 'True') {
@@ -264,7 +267,7 @@ export function buildStatus(input: StatusInput): StackStatus {
   const lastAppliedTime = input.appliedAt?.toISOString() ?? previous?.status.lastAppliedTime;
   const generation = desired.valid ? desired.target.generation : previous?.status.observedGeneration;
   const expected = desired.valid && plan.action !== 'none' ? wanted! : applied !== undefined ? revisionRuns(applied) : (wanted ?? []);
-  const mode = desired.valid ? desired.target.stack.spec.mode : (desired.lastValidMode ?? applied?.spec.mode);
+  const mode = desired.valid ? desired.target.stack.spec.mode : modeOfInvalid(desired).mode;
   const manifest = desired.valid ? desired.target.manifest : desired.manifest;
 
   return {

@@ -163,6 +163,10 @@ export type Desired =
       error: string;
       /** Mode of the last valid spec seen for this stack, if any: berth keeps honouring it. */
       lastValidMode?: UpdateMode;
+      /** spec.mode as the invalid manifest itself says it, when it can be read (see plan/mode.ts). */
+      manifestMode?: UpdateMode;
+      /** status.mode of the last status written: the mode berth acted under before a restart. */
+      statusMode?: UpdateMode;
     };
 
 /** What berth has on record for the stack. */

@@ -3,9 +3,10 @@
 // beside its manifest without being mistaken for one.
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ResolvedStack } from '../api/types.js';
+import type { ResolvedStack, UpdateMode } from '../api/types.js';
 import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
 import { readProblem, readRegularFile } from '../util/files.js';
+import { UPDATE_MODES } from '../api/schema.js';
 
 export interface ManifestEntry {
   /** Absolute path of the file. */
@@ -14,6 +15,8 @@ export interface ManifestEntry {
   error?: InvalidManifestError;
   /** The stack name the file declares, when it can be read even from an invalid file. */
   declaredName?: string;
+  /** spec.mode as an invalid file says it, when it can be read: `disabled` must hold even then. */
+  declaredMode?: UpdateMode;
 }
 
 export function isManifestFile(name: string): boolean {
@@ -26,6 +29,19 @@ function declaredNameOf(value: unknown): string | undefined {
   if (meta === null || typeof meta !== 'object') return undefined;
   const name = (meta as Record<string, unknown>)['name'];
   return typeof name === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) && name.length <= 63 ? name : undefined;
+}
+
+/**
+ * spec.mode of a parsed manifest that may not be valid: the mode it names, 'auto' when spec
+ * is a mapping without one (the schema's default), undefined when it cannot be told.
+ */
+function declaredModeOf(value: unknown): UpdateMode | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const spec = (value as Record<string, unknown>)['spec'];
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return undefined;
+  const mode = (spec as Record<string, unknown>)['mode'];
+  if (mode === undefined) return 'auto';
+  return (UPDATE_MODES as readonly unknown[]).includes(mode) ? (mode as UpdateMode) : undefined;
 }
 
 export function parseManifest(file: string, text: string): ManifestEntry {
@@ -41,7 +57,10 @@ export function parseManifest(file: string, text: string): ManifestEntry {
     const stack = validateStack(file, value);
     return { file, stack, declaredName: stack.metadata.name };
   } catch (err) {
-    if (err instanceof InvalidManifestError) return { file, error: err, ...(declaredName ? { declaredName } : {}) };
+    if (err instanceof InvalidManifestError) {
+      const declaredMode = declaredModeOf(value);
+      return { file, error: err, ...(declaredName ? { declaredName } : {}), ...(declaredMode ? { declaredMode } : {}) };
+    }
     throw err;
   }
 }

@@ -291,14 +291,36 @@ describe('decide with an invalid manifest', () => {
     { name: 'last valid mode disabled, applied revision drifted', input: { desired: invalid('disabled'), recorded: recorded(rev1), observed: observed(broken) }, action: 'none' },
     { name: 'nothing was ever applied', input: { desired: invalid('auto'), recorded: {}, observed: observed([]) }, action: 'none' },
     {
-      name: 'no last valid mode, the applied revision was made in auto mode, and it drifted',
+      // After a restart with a manifest whose mode cannot be read and no status.mode: the
+      // applied revision's own mode (auto) does not say what the person wants now.
+      name: 'no mode can be read anywhere, the applied revision was made in auto mode, and it drifted',
       input: { desired: invalid(), recorded: recorded(rev1), observed: observed(broken) },
+      action: 'none',
+    },
+    {
+      name: 'after a restart, status.mode auto, drifted',
+      input: { desired: invalid(undefined, { statusMode: 'auto' }), recorded: recorded(rev1), observed: observed(broken) },
       action: 'repair',
     },
     {
-      name: 'no last valid mode, the applied revision was made in disabled mode, and it drifted',
-      input: { desired: invalid(), recorded: recorded(record(target({ mode: 'disabled' }), 1)), observed: observed(broken) },
+      name: 'after a restart, status.mode disabled, drifted',
+      input: { desired: invalid(undefined, { statusMode: 'disabled' }), recorded: recorded(rev1), observed: observed(broken) },
       action: 'none',
+    },
+    {
+      name: 'the manifest says disabled (its compose file is missing), last valid mode auto, drifted',
+      input: { desired: invalid('auto', { manifestMode: 'disabled', statusMode: 'auto' }), recorded: recorded(rev1), observed: observed(broken) },
+      action: 'none',
+    },
+    {
+      name: 'the broken manifest asks for auto, berth last acted under disabled, drifted',
+      input: { desired: invalid(undefined, { manifestMode: 'auto', statusMode: 'disabled' }), recorded: recorded(rev1), observed: observed(broken) },
+      action: 'none',
+    },
+    {
+      name: 'only the broken manifest says a mode (notify), drifted',
+      input: { desired: invalid(undefined, { manifestMode: 'notify' }), recorded: recorded(rev1), observed: observed(broken) },
+      action: 'repair',
     },
   ];
   for (const row of rows) {
@@ -312,6 +334,11 @@ describe('decide with an invalid manifest', () => {
       assert.ok(!kinds(plan).includes('writeRevision'));
     });
   }
+
+  test('hands off: the plan message says why berth does nothing', () => {
+    const plan = run({ desired: invalid('auto', { manifestMode: 'disabled' }), recorded: recorded(rev1), observed: observed(broken) });
+    assert.match(plan.message, /spec\.version: is required but missing; the manifest still says mode: disabled/);
+  });
 
   test('the plan message carries the validation error', () => {
     const plan = run({ desired: invalid('auto'), recorded: recorded(rev1), observed: observed(runningOf(rev1)) });

@@ -83,12 +83,13 @@ export function valid(t: Target): Desired {
   return { valid: true, target: t };
 }
 
-export function invalid(lastValidMode?: UpdateMode): Desired {
+export function invalid(lastValidMode?: UpdateMode, more: { manifestMode?: UpdateMode; statusMode?: UpdateMode } = {}): Desired {
   return {
     valid: false,
     manifest: MANIFEST,
     error: `${MANIFEST}: spec.version: is required but missing`,
     ...(lastValidMode !== undefined ? { lastValidMode } : {}),
+    ...more,
   };
 }
 

@@ -597,6 +597,23 @@ describe('an operation in flight is superseded', () => {
   });
 });
 
+describe('an operation in flight when the manifest turns invalid', () => {
+  test('an invalid manifest that still says disabled ends it too (Superseded, UpdatesDisabled), and berth takes no step', () => {
+    const plan = run({ desired: invalid('auto', { manifestMode: 'disabled' }), containers: exitedWeb(), now: at(5) });
+    assert.equal(plan.action, 'none');
+    assert.deepEqual(plan.steps, []);
+    assert.equal(plan.progress.operation, undefined);
+    assert.equal(plan.progress.history[0]?.outcome, 'Superseded');
+    assert.equal(plan.progress.history[0]?.reason, 'UpdatesDisabled');
+    assert.match(plan.progress.history[0]?.message ?? '', /the manifest still says mode: disabled/);
+  });
+
+  test('an invalid manifest in auto mode does not stop the verification: a failing revision is still rolled back', () => {
+    const plan = run({ desired: invalid('auto', { manifestMode: 'auto' }), containers: exitedWeb(), now: at(200) });
+    assert.equal(plan.action, 'rollback');
+  });
+});
+
 describe('an operation is resumed after a crash', () => {
   for (const step of ['pull', 'writeRevision'] as const) {
     test(`an update that crashed at its ${step} step, before its revision reached the disk, starts over under the same number with one history entry`, () => {
