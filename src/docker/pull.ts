@@ -1,22 +1,13 @@
 // Images come down before anything is stopped: berth pulls every pinned image of a
 // revision first, and only when all are present does compose touch a container.
 import type { Logger } from 'pino';
-import { digestOf } from '../plan/compare.js';
+import { missingRefs } from '../plan/image-ref.js';
 import type { Engine } from './engine.js';
-
-function repoOf(ref: string): string {
-  const at = ref.indexOf('@');
-  return at < 0 ? ref : ref.slice(0, at);
-}
 
 /** The pinned refs the engine does not hold yet (it holds one when an image has that repo@digest). */
 export async function missingImages(engine: Engine, refs: readonly string[]): Promise<string[]> {
   if (refs.length === 0) return [];
-  const present = new Set((await engine.listImages()).flatMap((img) => img.RepoDigests ?? []));
-  return [...new Set(refs)].filter((ref) => {
-    const digest = digestOf(ref);
-    return !present.has(`${repoOf(ref)}@${digest}`);
-  });
+  return missingRefs((await engine.listImages()).flatMap((img) => img.RepoDigests ?? []), refs);
 }
 
 export interface PullOptions {
