@@ -205,13 +205,38 @@ export const stackSchema = {
       properties: {
         compose: {
           type: 'object',
-          required: ['file'],
+          description:
+            'What `docker compose` in the project folder reads: berth asks compose for the resolved model of these inputs, and every one of them is part of a revision.',
           additionalProperties: false,
+          // One file (as before) or a list; neither means compose's own discovery in `directory`.
+          not: { required: ['file', 'files'] },
           properties: {
             file: {
               type: 'string',
               minLength: 1,
-              description: "The user's compose file, relative to this manifest's folder (or absolute).",
+              description:
+                "The user's compose file, relative to this manifest's folder (or absolute). A file named as compose discovers it (compose.yaml, docker-compose.yml, ...) is read with its override file, as `docker compose` in its folder would.",
+            },
+            files: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'string', minLength: 1 },
+              description: 'Compose files in order (`-f a -f b`), relative to this manifest\'s folder (or absolute). Default: compose\'s own discovery, override file included.',
+            },
+            directory: {
+              type: 'string',
+              minLength: 1,
+              description: "Project directory (relative to this manifest's folder, or absolute). Default: the folder of the (first) compose file, else this manifest's folder.",
+            },
+            profiles: {
+              type: 'array',
+              items: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
+              description: 'Compose profiles to enable (`--profile`); only their services (and those without a profile) are expected to run.',
+            },
+            envFiles: {
+              type: 'array',
+              items: { type: 'string', minLength: 1 },
+              description: "Env files for interpolation (`--env-file`), relative to the project directory (or absolute). Default: the project directory's `.env`.",
             },
             project: { ...dnsLabel, description: 'Compose project name; defaults to metadata.name.' },
           },

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { HistoryEntry, StackStatus } from '../api/types.js';
 import { parseStack } from '../api/validate.js';
 import { resolveTargetFile } from '../controller/target-file.js';
+import { ComposeCli } from '../docker/compose.js';
+import { ComposeModels } from '../docker/compose-model.js';
 import { findGitCheckout, setStackTarget } from '../store/edit.js';
 import { historyMarks } from '../plan/history.js';
 import type { RevisionRecord } from '../plan/types.js';
@@ -129,7 +131,9 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
   // The compose file is the person's too: berth restores version and digests, and says so
   // when the file has changed since the revision ran.
   const edited = parseStack(manifest, await readFile(manifest, 'utf8'));
-  const resolved = await resolveTargetFile(manifest, edited);
+  // The note below needs compose's model of today's files; without a compose CLI it is left out.
+  const cli = await ComposeCli.detect().catch(() => undefined);
+  const resolved = cli !== undefined ? await resolveTargetFile(manifest, edited, new ComposeModels(cli)) : { error: 'no compose CLI' };
   const lines: string[] = [];
   if (!result.changed) {
     lines.push(`${manifest} already asks for version ${record.version} (revision ${record.revision}); nothing changed.`);

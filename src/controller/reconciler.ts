@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ResolvedStack, StackStatus } from '../api/types.js';
 import { ComposeTimeoutError, type ComposeCli } from '../docker/compose.js';
+import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
 import { EngineError, type Engine } from '../docker/engine.js';
 import { fenceCompose, startTimeOf, type StartedProcess } from '../docker/fence.js';
 import { inspectContainers } from '../docker/inspect.js';
@@ -42,6 +43,8 @@ export interface ReconcilerDeps {
   state: StateStore;
   engine: Engine;
   compose: ComposeCli;
+  /** Resolved compose models (default: asked of `compose`, once per change of a stack's inputs). */
+  models?: ModelSource;
   index: ManifestIndex;
   log: Logger;
   clock: Clock;
@@ -107,9 +110,11 @@ export class Reconciler {
   private readonly releases: ReleaseCache;
   /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
   private readonly engineDropped = new Set<string>();
+  private readonly models: ModelSource;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.releases = new ReleaseCache(deps.state);
+    this.models = deps.models ?? new ComposeModels(deps.compose);
   }
 
   async reconcile(key: WorkKey): Promise<ReconcileResult> {
@@ -167,10 +172,10 @@ export class Reconciler {
             now,
           }
         : undefined;
-    const resolved = await resolveTargetFile(file, entry.stack, follow);
-    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
+    const resolved = await resolveTargetFile(file, entry.stack, this.models, follow);
+    if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs };
     this.lastValid.set(name, entry.stack);
-    return { desired: { valid: true, target: resolved.target }, watch: [resolved.composeFile] };
+    return { desired: { valid: true, target: resolved.target }, watch: resolved.inputs };
   }
 
   /** The revisions the journal names, read from disk (records are immutable, so cached). */
@@ -459,6 +464,7 @@ export class Reconciler {
             project: step.project,
             projectDirectory: step.projectDirectory,
             file: state.revisionComposePath(name, step.revision),
+            ...(revision.profiles !== undefined ? { profiles: revision.profiles } : {}),
             ...(this.deps.composeTimeoutMs ? { timeoutMs: this.deps.composeTimeoutMs } : {}),
             onSpawn: (pid) => {
               // Read at once: the child cannot have been reaped before this callback returns.

@@ -1,47 +1,88 @@
-// A Stack manifest on disk resolved against its compose file (and, for a stack that follows
+// A Stack manifest on disk resolved against its compose inputs (and, for a stack that follows
 // a channel, against the releases berth accepted): the one way berth turns files into a
 // Target, shared by the reconcile pass and by commands that must predict what berth will do
-// with an edited manifest (`berth rollback`).
-import { dirname, isAbsolute, join } from 'node:path';
+// with an edited manifest (`berth rollback`). compose itself resolves the files (see
+// docker/compose-model.ts); the planner gets its model.
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
-import { parseYaml } from '../api/validate.js';
+import { DEFAULT_FILES, type ComposeInputs, type ModelSource } from '../docker/compose-model.js';
 import { asComposeDocument, channelTarget, resolveTarget, type FollowContext } from '../plan/target.js';
 import type { Target } from '../plan/types.js';
-import { readRegularFile } from '../util/files.js';
 
-export type TargetFile = { target: Target; composeFile: string } | { error: string; composeFile: string };
+export type TargetFile =
+  | { target: Target; composeFile: string; inputs: string[] }
+  | { error: string; composeFile: string; inputs: string[] };
 
 export type { FollowContext };
 
-/** The compose file a Stack names, relative to its manifest's folder unless absolute. */
-export function composeFileOf(manifest: string, stack: ResolvedStack): string {
-  const file = stack.spec.compose.file;
-  return isAbsolute(file) ? file : join(dirname(manifest), file);
+function fromManifest(manifest: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(dirname(manifest), path);
 }
 
-export async function resolveTargetFile(manifest: string, stack: ResolvedStack, follow?: FollowContext): Promise<TargetFile> {
+/** The compose file a Stack names (its first one), relative to its manifest's folder unless absolute. */
+export function composeFileOf(manifest: string, stack: ResolvedStack): string {
+  const c = stack.spec.compose;
+  const first = c.files?.[0] ?? c.file;
+  if (first !== undefined) return fromManifest(manifest, first);
+  return join(composeInputsOf(manifest, stack).projectDirectory, DEFAULT_FILES[0] as string);
+}
+
+/**
+ * The flags `docker compose` gets for a Stack. A lone `file` named as compose would discover
+ * it is left to that discovery, so its override file is read as `docker compose` in its
+ * folder reads it; any other name is passed with -f, as before.
+ */
+export function composeInputsOf(manifest: string, stack: ResolvedStack, project?: string): ComposeInputs {
+  const c = stack.spec.compose;
+  const files = c.files?.map((f) => fromManifest(manifest, f)) ?? (c.file !== undefined ? [fromManifest(manifest, c.file)] : undefined);
+  const first = files?.[0];
+  const projectDirectory =
+    c.directory !== undefined ? fromManifest(manifest, c.directory) : first !== undefined ? dirname(first) : dirname(resolve(manifest));
+  const discovered = c.files === undefined && first !== undefined && DEFAULT_FILES.includes(basename(first)) && dirname(first) === projectDirectory;
+  return {
+    projectDirectory,
+    ...(files !== undefined && !discovered ? { files } : {}),
+    ...(c.profiles !== undefined && c.profiles.length > 0 ? { profiles: c.profiles } : {}),
+    ...(c.envFiles !== undefined ? { envFiles: c.envFiles.map((e) => (isAbsolute(e) ? e : join(projectDirectory, e))) } : {}),
+    ...(project !== undefined ? { project } : {}),
+  };
+}
+
+export async function resolveTargetFile(
+  manifest: string,
+  stack: ResolvedStack,
+  models: ModelSource,
+  follow?: FollowContext,
+): Promise<TargetFile> {
   const composeFile = composeFileOf(manifest, stack);
-  let text: string;
+  // The project berth runs today (item 4 of issue 10 lets compose decide it): the model must be
+  // resolved under the same name, since compose derives network and volume names from it.
+  const project = stack.spec.compose.project ?? stack.metadata.name;
+  const inputs = composeInputsOf(manifest, stack, project);
+  let resolved;
   try {
-    text = await readRegularFile(composeFile);
+    resolved = await models.resolve(stack.metadata.name, inputs);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    if (code === 'ENOTREGULAR') return { error: `${manifest}: spec.compose.file: ${(err as Error).message}`, composeFile };
-    return { error: `${manifest}: spec.compose.file: cannot read ${composeFile} (${code}); the path is relative to the manifest`, composeFile };
+    const message = (err as Error).message;
+    return {
+      error: `${manifest}: spec.compose: compose cannot load the stack's files: ${message}; fix them (try \`docker compose config\` in ${inputs.projectDirectory})`,
+      composeFile,
+      inputs: models.inputsOf?.(stack.metadata.name) ?? [composeFile],
+    };
   }
   try {
-    const compose = asComposeDocument(composeFile, parseYaml(composeFile, text));
-    const src = { stack, manifest, composeFile, compose };
+    const compose = asComposeDocument(composeFile, resolved.model);
+    const src = { stack, manifest, composeFile, compose, projectDirectory: inputs.projectDirectory };
     if (stack.spec.channel === undefined || follow === undefined) {
       if (stack.spec.version === undefined) {
-        return { error: `${manifest}: spec.version is not set and no channel releases were loaded`, composeFile };
+        return { error: `${manifest}: spec.version is not set and no channel releases were loaded`, composeFile, inputs: resolved.inputs };
       }
-      return { target: resolveTarget(src), composeFile };
+      return { target: resolveTarget(src), composeFile, inputs: resolved.inputs };
     }
-    return { target: channelTarget(src, follow), composeFile };
+    return { target: channelTarget(src, follow), composeFile, inputs: resolved.inputs };
   } catch (err) {
-    // YAML errors, a compose file without services, images naming unknown services.
-    if (err instanceof Error) return { error: err.message, composeFile };
+    // A model without services, images naming unknown services.
+    if (err instanceof Error) return { error: err.message, composeFile, inputs: resolved.inputs };
     throw err;
   }
 }

@@ -100,6 +100,8 @@ export interface UpOptions {
   project: string;
   projectDirectory: string;
   file: string;
+  /** Profiles to enable: those the rendered file's services carry. */
+  profiles?: string[];
   timeoutMs?: number;
   signal?: AbortSignal;
   /** Called with the compose child's pid as soon as it runs (the controller journals it). */
@@ -154,7 +156,18 @@ export class ComposeCli {
   /** `up -d --remove-orphans` of one rendered file, with relative paths resolved from the user's folder. */
   up(opts: UpOptions): Promise<ComposeResult> {
     return this.run(
-      ['-p', opts.project, '--project-directory', opts.projectDirectory, '-f', opts.file, 'up', '-d', '--remove-orphans'],
+      [
+        '-p',
+        opts.project,
+        '--project-directory',
+        opts.projectDirectory,
+        '-f',
+        opts.file,
+        ...(opts.profiles ?? []).flatMap((p) => ['--profile', p]),
+        'up',
+        '-d',
+        '--remove-orphans',
+      ],
       {
         timeoutMs: opts.timeoutMs ?? 10 * 60_000,
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -396,6 +396,7 @@ function steady(pass: Pass): Plan {
     project: target.project,
     projectDirectory: target.projectDirectory,
     services: rendered.services,
+    ...(rendered.profiles.length > 0 ? { profiles: rendered.profiles } : {}),
     spec: target.stack.spec,
     created: now.toISOString(),
     ...(target.release !== undefined ? { release: target.release } : {}),

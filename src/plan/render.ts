@@ -9,6 +9,8 @@ import { LABEL_REVISION, LABEL_STACK, type ExpectedService, type Target } from '
 export interface Rendered {
   composeText: string;
   services: ExpectedService[];
+  /** Profiles its services carry: compose's model holds only active services, so all of them are enabled. */
+  profiles: string[];
 }
 
 function labelsAsMap(labels: unknown): Record<string, string> {
@@ -32,9 +34,11 @@ export function renderRevision(target: Target, revision: number, previous: Expec
   const prior = new Map(previous.map((s) => [s.name, s]));
   const services: Record<string, Record<string, unknown>> = {};
   const expected: ExpectedService[] = [];
+  const profiles = new Set<string>();
   for (const [name, def] of Object.entries(target.compose.services)) {
     const pinned = target.images[name];
     const service: Record<string, unknown> = { ...def };
+    if (Array.isArray(def['profiles'])) for (const p of def['profiles']) profiles.add(String(p));
     if (pinned !== undefined) {
       service['image'] = pinned;
       // A pinned image is what runs; a build section would let `compose up` build something else.
@@ -62,5 +66,5 @@ export function renderRevision(target: Target, revision: number, previous: Expec
     services,
   };
   const header = `# Rendered by berth for stack ${target.stack.metadata.name}, revision ${revision} (version ${target.version}). Do not edit.\n`;
-  return { composeText: header + stringify(doc, { aliasDuplicateObjects: false }), services: expected };
+  return { composeText: header + stringify(doc, { aliasDuplicateObjects: false }), services: expected, profiles: [...profiles].sort() };
 }

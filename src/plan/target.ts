@@ -34,8 +34,10 @@ export interface TargetSource {
   stack: ResolvedStack;
   manifest: string;
   composeFile: string;
-  /** The stack's own compose file, parsed. */
+  /** The stack's resolved compose model (compose's own `config`). */
   compose: ComposeDocument;
+  /** The folder compose runs in; by default the compose file's. */
+  projectDirectory?: string;
 }
 
 /** A verified channel release, with its compose file parsed when it carries one. */
@@ -82,7 +84,7 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
     );
   }
   const project = stack.spec.compose.project ?? stack.metadata.name;
-  const projectDirectory = dirnameOf(src.composeFile);
+  const projectDirectory = src.projectDirectory ?? dirnameOf(src.composeFile);
   return {
     stack,
     manifest: src.manifest,

@@ -94,6 +94,8 @@ export interface RevisionRecord {
   project: string;
   projectDirectory: string;
   services: ExpectedService[];
+  /** Profiles the rendered file's services carry: compose up enables them, so every service in it runs. */
+  profiles?: string[];
   /** The resolved Stack spec, so berth can act on it when the manifest later goes bad. */
   spec: ResolvedStack['spec'];
   created: string;
@@ -138,7 +140,7 @@ export interface Target {
   images: Record<string, string>;
   project: string;
   projectDirectory: string;
-  /** The user's compose file, parsed. */
+  /** The compose model compose resolved from the stack's inputs (a release's own file: parsed). */
   compose: ComposeDocument;
   key: string;
   generation: string;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { scanManifests } from '../../src/store/manifests.js';
 import { resolveTargetFile } from '../../src/controller/target-file.js';
+import { readInputs, type ComposeInputs } from '../../src/docker/compose-model.js';
 import { StateStore } from '../../src/store/state.js';
 import { stack } from './fixtures.js';
 
@@ -79,7 +80,9 @@ describe("a stack's compose file that is not a regular file", () => {
     await mkdir(join(dir, 'shop'));
     execFileSync('mkfifo', [join(dir, 'shop', 'compose.yaml')]);
     const s = stack();
-    const resolved = await resolveTargetFile(join(dir, 'shop.yaml'), { ...s, spec: { ...s.spec, compose: { file: 'shop/compose.yaml' } } });
+    // Reading the inputs (to hash them) comes before any compose call, and must not block.
+    const models = { resolve: async (_key: string, inputs: ComposeInputs) => Promise.reject(new Error(`read ${(await readInputs(inputs)).size} files`)) };
+    const resolved = await resolveTargetFile(join(dir, 'shop.yaml'), { ...s, spec: { ...s.spec, compose: { file: 'shop/compose.yaml' } } }, models);
     assert.ok('error' in resolved);
     assert.match(resolved.error, /compose\.yaml.*FIFO/);
   });

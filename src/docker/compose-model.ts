@@ -1,0 +1,234 @@
+// Compose is the authority on its own format: berth asks `docker compose config` for the
+// resolved model (merge keys, anchors, overrides, profiles, include, extends, .env and
+// env_file interpolation, octal modes all applied by compose itself) and never interprets
+// compose YAML on its own. A call costs a process, so the model is kept until one of the
+// files compose read changes: a pass over unchanged inputs makes no compose call.
+import { createHash } from 'node:crypto';
+import { dirname, isAbsolute, join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { readRegularFile } from '../util/files.js';
+import type { ComposeCli } from './compose.js';
+
+/** What `docker compose` in a folder reads: the flags berth passes for one stack. */
+export interface ComposeInputs {
+  /** Absolute project directory: relative paths and the default `.env` resolve from here. */
+  projectDirectory: string;
+  /** Absolute compose files, in order; absent means compose's own discovery in projectDirectory. */
+  files?: string[];
+  profiles?: string[];
+  /** Absolute env files; absent means compose's default, projectDirectory/.env. */
+  envFiles?: string[];
+  /** `-p`; absent lets compose decide (COMPOSE_PROJECT_NAME, `name:`, folder). */
+  project?: string;
+}
+
+export interface ResolvedModel {
+  /** `docker compose config --format json`: fully interpolated, `$` escaped as `$$`. */
+  model: Record<string, unknown>;
+  /** Every file compose read or would read if it appeared (for the watcher), absolute. */
+  inputs: string[];
+  /** Hash of the flags and the contents of every input: equal hashes, equal models. */
+  inputsHash: string;
+}
+
+/** The names compose discovers in a folder when no -f is given (compose-go's defaults). */
+export const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
+export const DEFAULT_OVERRIDES = ['compose.override.yaml', 'compose.override.yml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+
+/** The global flags of a `docker compose` call over these inputs. */
+export function composeFlags(inputs: ComposeInputs): string[] {
+  const args: string[] = [];
+  if (inputs.project !== undefined) args.push('-p', inputs.project);
+  args.push('--project-directory', inputs.projectDirectory);
+  for (const f of inputs.files ?? []) args.push('-f', f);
+  for (const p of inputs.profiles ?? []) args.push('--profile', p);
+  for (const e of inputs.envFiles ?? []) args.push('--env-file', e);
+  return args;
+}
+
+/** Files a compose file refers to: what `include`, `extends` and `env_file` would make compose read. */
+export interface References {
+  /** Files compose loads as compose files (include, extends), with the folder their own references resolve from. */
+  composeFiles: { file: string; base: string }[];
+  envFiles: string[];
+}
+
+function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * Lists what a compose file refers to, only to know which files to watch and hash: compose
+ * itself resolves them. A path that needs interpolation (`${X}`) cannot be known without
+ * interpolating, so it is left out (the compose call still reads it; a change to it is seen
+ * when another input changes). A file that does not parse refers to nothing: compose's error
+ * says what is wrong with it.
+ */
+export function referencesOf(text: string, base: string): References {
+  const out: References = { composeFiles: [], envFiles: [] };
+  let doc: unknown;
+  try {
+    // Merge keys and any number of aliases: vendors' files use both.
+    doc = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: -1 });
+  } catch {
+    return out;
+  }
+  if (doc === null || typeof doc !== 'object') return out;
+  const path = (p: unknown, from: string): string | undefined => {
+    if (typeof p !== 'string' || p.length === 0 || p.includes('$')) return undefined;
+    return isAbsolute(p) ? p : join(from, p);
+  };
+  const root = doc as Record<string, unknown>;
+  for (const entry of asList(root['include'])) {
+    const paths = typeof entry === 'string' ? [entry] : asList((entry as Record<string, unknown> | null)?.['path']);
+    const dir = typeof entry === 'object' && entry !== null ? path((entry as Record<string, unknown>)['project_directory'], base) : undefined;
+    for (const p of paths) {
+      const file = path(p, base);
+      if (file === undefined) continue;
+      out.composeFiles.push({ file, base: dir ?? dirname(file) });
+      const envFile = typeof entry === 'object' && entry !== null ? asList((entry as Record<string, unknown>)['env_file']) : [];
+      for (const e of envFile) {
+        const f = path(e, base);
+        if (f !== undefined) out.envFiles.push(f);
+      }
+    }
+  }
+  const services = root['services'];
+  if (services !== null && typeof services === 'object') {
+    for (const def of Object.values(services as Record<string, unknown>)) {
+      if (def === null || typeof def !== 'object') continue;
+      const service = def as Record<string, unknown>;
+      const ext = service['extends'];
+      if (ext !== null && typeof ext === 'object') {
+        const file = path((ext as Record<string, unknown>)['file'], base);
+        if (file !== undefined) out.composeFiles.push({ file, base: dirname(file) });
+      }
+      for (const e of asList(service['env_file'])) {
+        const f = path(typeof e === 'object' && e !== null ? (e as Record<string, unknown>)['path'] : e, base);
+        if (f !== undefined) out.envFiles.push(f);
+      }
+    }
+  }
+  return out;
+}
+
+/** A file's content, or null when it is absent (an absent file is an input too: it may appear). */
+async function contentOf(path: string): Promise<string | null> {
+  try {
+    // Never readFile: a FIFO named as an input would block the pass.
+    return await readRegularFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+function hashOf(inputs: ComposeInputs, contents: Map<string, string | null>): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(composeFlags(inputs)));
+  for (const [path, text] of [...contents].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`\u0000${path}\u0000${text === null ? '\u0001absent' : text}`);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Reads every file compose would read for these inputs, following include and extends: the
+ * compose files (given, or the ones compose discovers, override included), the env files
+ * (given, or `.env`), and each env_file, included and extended file.
+ */
+export async function readInputs(inputs: ComposeInputs): Promise<Map<string, string | null>> {
+  const contents = new Map<string, string | null>();
+  const main = inputs.files ?? [...DEFAULT_FILES, ...DEFAULT_OVERRIDES].map((f) => join(inputs.projectDirectory, f));
+  const queue: { file: string; base: string }[] = main.map((file) => ({ file, base: inputs.projectDirectory }));
+  for (const e of inputs.envFiles ?? [join(inputs.projectDirectory, '.env')]) contents.set(e, await contentOf(e));
+  while (queue.length > 0) {
+    const next = queue.shift() as { file: string; base: string };
+    if (contents.has(next.file)) continue;
+    const text = await contentOf(next.file);
+    contents.set(next.file, text);
+    if (text === null) continue;
+    const refs = referencesOf(text, next.base);
+    queue.push(...refs.composeFiles);
+    for (const e of refs.envFiles) if (!contents.has(e)) contents.set(e, await contentOf(e));
+  }
+  return contents;
+}
+
+/** Re-reads a known list of inputs (no parsing): enough to tell that nothing changed. */
+async function reread(paths: readonly string[]): Promise<Map<string, string | null>> {
+  const contents = new Map<string, string | null>();
+  for (const p of paths) contents.set(p, await contentOf(p));
+  return contents;
+}
+
+export interface ModelSource {
+  /** The resolved model of one stack's inputs; `key` names the stack (one cache entry each). */
+  resolve(key: string, inputs: ComposeInputs): Promise<ResolvedModel>;
+  /** The inputs a stack read last, so they can be watched even while compose refuses them. */
+  inputsOf?(key: string): string[];
+}
+
+/** The last answer for one stack: a model, or compose's refusal of those same inputs. */
+interface Entry {
+  inputs: string[];
+  inputsHash: string;
+  result: ResolvedModel | Error;
+}
+
+/** Resolves models through the compose CLI, once per change of the inputs. */
+export class ComposeModels implements ModelSource {
+  private readonly cache = new Map<string, Entry>();
+
+  constructor(
+    private readonly cli: Pick<ComposeCli, 'run' | 'flavour'>,
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  async resolve(key: string, inputs: ComposeInputs): Promise<ResolvedModel> {
+    const hit = this.cache.get(key);
+    let entry: Entry | undefined;
+    if (hit !== undefined && hashOf(inputs, await reread(hit.inputs)) === hit.inputsHash) entry = hit;
+    if (entry === undefined) {
+      const contents = await readInputs(inputs);
+      const inputsHash = hashOf(inputs, contents);
+      entry = hit !== undefined && hit.inputsHash === inputsHash ? hit : { inputs: [...contents.keys()], inputsHash, result: new Error('unresolved') };
+      if (entry !== hit) {
+        // A refusal is kept too: a broken file is reported every pass, but compose is asked once.
+        entry.result = await this.ask(inputs).then(
+          (model) => ({ model, inputs: entry?.inputs ?? [], inputsHash }),
+          (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+        );
+        this.cache.set(key, entry);
+      }
+    }
+    if (entry.result instanceof Error) throw entry.result;
+    return entry.result;
+  }
+
+  /** The inputs a stack read last, so they can be watched even while compose refuses them. */
+  inputsOf(key: string): string[] {
+    return this.cache.get(key)?.inputs ?? [];
+  }
+
+  private async ask(inputs: ComposeInputs): Promise<Record<string, unknown>> {
+    // compose v1 has no --format: its `config` prints the resolved model as YAML.
+    const format = this.cli.flavour === 'v2' ? ['--format', 'json'] : [];
+    const { stdout } = await this.cli.run([...composeFlags(inputs), 'config', ...format], { timeoutMs: this.timeoutMs });
+    let model: unknown;
+    try {
+      model = this.cli.flavour === 'v2' ? JSON.parse(stdout) : parseDocument(stdout).toJS({ maxAliasCount: -1 });
+    } catch (err) {
+      throw new Error(`docker compose config in ${inputs.projectDirectory} printed no readable model (${(err as Error).message})`);
+    }
+    if (model === null || typeof model !== 'object' || Array.isArray(model)) {
+      throw new Error(`docker compose config in ${inputs.projectDirectory} printed ${typeof model}, not a compose model`);
+    }
+    return model as Record<string, unknown>;
+  }
+
+  forget(key: string): void {
+    this.cache.delete(key);
+  }
+}
