@@ -32,7 +32,7 @@ export function composeFileOf(manifest: string, stack: ResolvedStack): string {
  * it is left to that discovery, so its override file is read as `docker compose` in its
  * folder reads it; any other name is passed with -f, as before.
  */
-export function composeInputsOf(manifest: string, stack: ResolvedStack, project?: string): ComposeInputs {
+export function composeInputsOf(manifest: string, stack: ResolvedStack): ComposeInputs {
   const c = stack.spec.compose;
   const files = c.files?.map((f) => fromManifest(manifest, f)) ?? (c.file !== undefined ? [fromManifest(manifest, c.file)] : undefined);
   const first = files?.[0];
@@ -44,7 +44,9 @@ export function composeInputsOf(manifest: string, stack: ResolvedStack, project?
     ...(files !== undefined && !discovered ? { files } : {}),
     ...(c.profiles !== undefined && c.profiles.length > 0 ? { profiles: c.profiles } : {}),
     ...(c.envFiles !== undefined ? { envFiles: c.envFiles.map((e) => (isAbsolute(e) ? e : join(projectDirectory, e))) } : {}),
-    ...(project !== undefined ? { project } : {}),
+    // spec.compose.project wins; else a name the inputs give (`name:`, COMPOSE_PROJECT_NAME);
+    // else, as before, the stack's name rather than compose's folder name.
+    ...(c.project !== undefined ? { project: c.project } : { defaultProject: stack.metadata.name }),
   };
 }
 
@@ -55,10 +57,7 @@ export async function resolveTargetFile(
   follow?: FollowContext,
 ): Promise<TargetFile> {
   const composeFile = composeFileOf(manifest, stack);
-  // The project berth runs today (item 4 of issue 10 lets compose decide it): the model must be
-  // resolved under the same name, since compose derives network and volume names from it.
-  const project = stack.spec.compose.project ?? stack.metadata.name;
-  const inputs = composeInputsOf(manifest, stack, project);
+  const inputs = composeInputsOf(manifest, stack);
   let resolved;
   try {
     resolved = await models.resolve(stack.metadata.name, inputs);
@@ -72,7 +71,8 @@ export async function resolveTargetFile(
   }
   try {
     const compose = asComposeDocument(composeFile, resolved.model);
-    const src = { stack, manifest, composeFile, compose, projectDirectory: inputs.projectDirectory };
+    // The model's names (networks, volumes) derive from the project it was resolved under: berth runs that one.
+    const src = { stack, manifest, composeFile, compose, projectDirectory: inputs.projectDirectory, project: resolved.project };
     if (stack.spec.channel === undefined || follow === undefined) {
       if (stack.spec.version === undefined) {
         return { error: `${manifest}: spec.version is not set and no channel releases were loaded`, composeFile, inputs: resolved.inputs };

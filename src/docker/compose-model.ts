@@ -20,6 +20,11 @@ export interface ComposeInputs {
   envFiles?: string[];
   /** `-p`; absent lets compose decide (COMPOSE_PROJECT_NAME, `name:`, folder). */
   project?: string;
+  /**
+   * `-p` unless the inputs name the project themselves (a compose file's `name:`, or
+   * COMPOSE_PROJECT_NAME in an env file): then compose's own choice stands.
+   */
+  defaultProject?: string;
 }
 
 export interface ResolvedModel {
@@ -29,6 +34,8 @@ export interface ResolvedModel {
   inputs: string[];
   /** Hash of the flags and the contents of every input: equal hashes, equal models. */
   inputsHash: string;
+  /** The project name compose resolved the model under (its `name`). */
+  project: string;
 }
 
 /** The names compose discovers in a folder when no -f is given (compose-go's defaults). */
@@ -48,6 +55,8 @@ export function composeFlags(inputs: ComposeInputs): string[] {
 
 /** Files a compose file refers to: what `include`, `extends` and `env_file` would make compose read. */
 export interface References {
+  /** The file has a top-level `name:`. */
+  namesProject: boolean;
   /** Files compose loads as compose files (include, extends), with the folder their own references resolve from. */
   composeFiles: { file: string; base: string }[];
   envFiles: string[];
@@ -66,7 +75,7 @@ function asList(value: unknown): unknown[] {
  * says what is wrong with it.
  */
 export function referencesOf(text: string, base: string): References {
-  const out: References = { composeFiles: [], envFiles: [] };
+  const out: References = { namesProject: false, composeFiles: [], envFiles: [] };
   let doc: unknown;
   try {
     // Merge keys and any number of aliases: vendors' files use both.
@@ -80,6 +89,7 @@ export function referencesOf(text: string, base: string): References {
     return isAbsolute(p) ? p : join(from, p);
   };
   const root = doc as Record<string, unknown>;
+  out.namesProject = typeof root['name'] === 'string' && root['name'] !== '';
   for (const entry of asList(root['include'])) {
     const paths = typeof entry === 'string' ? [entry] : asList((entry as Record<string, unknown> | null)?.['path']);
     const dir = typeof entry === 'object' && entry !== null ? path((entry as Record<string, unknown>)['project_directory'], base) : undefined;
@@ -139,10 +149,20 @@ function hashOf(inputs: ComposeInputs, contents: Map<string, string | null>): st
  * (given, or `.env`), and each env_file, included and extended file.
  */
 export async function readInputs(inputs: ComposeInputs): Promise<Map<string, string | null>> {
+  return (await scanInputs(inputs)).contents;
+}
+
+/** The inputs' contents, and whether they name the project themselves. */
+async function scanInputs(inputs: ComposeInputs): Promise<{ contents: Map<string, string | null>; namesProject: boolean }> {
   const contents = new Map<string, string | null>();
+  let namesProject = false;
   const main = inputs.files ?? [...DEFAULT_FILES, ...DEFAULT_OVERRIDES].map((f) => join(inputs.projectDirectory, f));
   const queue: { file: string; base: string }[] = main.map((file) => ({ file, base: inputs.projectDirectory }));
-  for (const e of inputs.envFiles ?? [join(inputs.projectDirectory, '.env')]) contents.set(e, await contentOf(e));
+  for (const e of inputs.envFiles ?? [join(inputs.projectDirectory, '.env')]) {
+    const text = await contentOf(e);
+    contents.set(e, text);
+    if (text !== null && /^\s*(export\s+)?COMPOSE_PROJECT_NAME\s*=\s*\S/m.test(text)) namesProject = true;
+  }
   while (queue.length > 0) {
     const next = queue.shift() as { file: string; base: string };
     if (contents.has(next.file)) continue;
@@ -150,10 +170,19 @@ export async function readInputs(inputs: ComposeInputs): Promise<Map<string, str
     contents.set(next.file, text);
     if (text === null) continue;
     const refs = referencesOf(text, next.base);
+    // Only the files compose is given (or discovers) name the project; included ones do not.
+    if (next.base === inputs.projectDirectory && main.includes(next.file)) namesProject ||= refs.namesProject;
     queue.push(...refs.composeFiles);
     for (const e of refs.envFiles) if (!contents.has(e)) contents.set(e, await contentOf(e));
   }
-  return contents;
+  return { contents, namesProject };
+}
+
+/** The flags compose is called with: the default project only when the inputs name none. */
+function effective(inputs: ComposeInputs, namesProject: boolean): ComposeInputs {
+  const { defaultProject, ...rest } = inputs;
+  if (rest.project !== undefined || defaultProject === undefined || namesProject) return rest;
+  return { ...rest, project: defaultProject };
 }
 
 /** Re-reads a known list of inputs (no parsing): enough to tell that nothing changed. */
@@ -191,13 +220,19 @@ export class ComposeModels implements ModelSource {
     let entry: Entry | undefined;
     if (hit !== undefined && hashOf(inputs, await reread(hit.inputs)) === hit.inputsHash) entry = hit;
     if (entry === undefined) {
-      const contents = await readInputs(inputs);
+      const { contents, namesProject } = await scanInputs(inputs);
       const inputsHash = hashOf(inputs, contents);
       entry = hit !== undefined && hit.inputsHash === inputsHash ? hit : { inputs: [...contents.keys()], inputsHash, result: new Error('unresolved') };
       if (entry !== hit) {
+        const flags = effective(inputs, namesProject);
         // A refusal is kept too: a broken file is reported every pass, but compose is asked once.
-        entry.result = await this.ask(inputs).then(
-          (model) => ({ model, inputs: entry?.inputs ?? [], inputsHash }),
+        entry.result = await this.ask(flags).then(
+          (model) => ({
+            model,
+            inputs: entry?.inputs ?? [],
+            inputsHash,
+            project: typeof model['name'] === 'string' ? model['name'] : (flags.project ?? ''),
+          }),
           (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
         );
         this.cache.set(key, entry);

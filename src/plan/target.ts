@@ -38,6 +38,8 @@ export interface TargetSource {
   compose: ComposeDocument;
   /** The folder compose runs in; by default the compose file's. */
   projectDirectory?: string;
+  /** The project compose resolved the model under; by default spec.compose.project, else the stack's name. */
+  project?: string;
 }
 
 /** A verified channel release, with its compose file parsed when it carries one. */
@@ -83,7 +85,7 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
         ` (its services: ${Object.keys(compose.services).join(', ')})`,
     );
   }
-  const project = stack.spec.compose.project ?? stack.metadata.name;
+  const project = src.project ?? stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = src.projectDirectory ?? dirnameOf(src.composeFile);
   return {
     stack,
