@@ -1,0 +1,78 @@
+// Every file compose reads is part of a revision, on a real engine: a product whose documented
+// upgrade is "change the version in .env" is updated by berth as a new revision, and a
+// revision that fails its gate is undone to the values it ran before, not to today's .env.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { StackStatus } from '../../src/api/types.js';
+import { docker, requireEngine, uniqueName } from '../support/engine.js';
+import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
+import { Harness, condition, isReady } from '../support/harness.js';
+
+let good: TestImage;
+let sick: TestImage;
+
+before(async () => {
+  await requireEngine();
+  const name = uniqueName('env');
+  good = await buildTestImage({ name, variant: 'good', health: 'healthy' });
+  sick = await buildTestImage({ name, variant: 'sick', health: 'unhealthy' });
+});
+
+after(async () => {
+  await removeTestImages([good, sick].filter(Boolean));
+});
+
+/** The web container's image digests and its RELEASE variable. */
+async function web(project: string): Promise<{ digests: string[]; release: string | undefined }> {
+  const [c] = await docker().listContainers({
+    all: true,
+    filters: { label: [`com.docker.compose.project=${project}`, 'com.docker.compose.service=web'] },
+  });
+  assert.ok(c, `no web container in ${project}`);
+  const info = await docker().getContainer(c.Id).inspect();
+  const img = await docker().getImage(c.ImageID).inspect();
+  const release = info.Config.Env.find((e) => e.startsWith('RELEASE='))?.slice('RELEASE='.length);
+  return { digests: img.RepoDigests.map((d) => d.slice(d.indexOf('@') + 1)), release };
+}
+
+const COMPOSE = 'services:\n  web:\n    image: ${WEB_IMAGE}\n    init: false\n    environment:\n      RELEASE: ${RELEASE}\n';
+
+describe('.env is part of the revision', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test('a changed variable in .env is applied as a new revision, and rolled back to the old value when it fails its gate', async () => {
+    const name = uniqueName('dotenv');
+    const dotenv = join(h.manifests, name, '.env');
+    // The version is the Stack's; the images come from the vendor's .env, as many products ship them.
+    await h.writeStack({ name, version: '1.0.0', health: { stableForSeconds: 1, progressDeadlineSeconds: 60 } }, COMPOSE);
+    await writeFile(dotenv, `WEB_IMAGE=${good.pinned}\nRELEASE=one\n`);
+    const first = await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    assert.equal(first.status.revision, 1);
+    assert.deepEqual(await web(name), { digests: [good.digest], release: 'one' });
+
+    // The admin follows the vendor's upgrade guide: edit .env, nothing else.
+    await writeFile(dotenv, `WEB_IMAGE=${sick.pinned}\nRELEASE=two\n`);
+    const s = await h.waitFor(
+      { stack: name },
+      'revision 2 (from the new .env) rolled back',
+      (st: StackStatus) => condition(st, 'Degraded')?.reason === 'RolledBack' && st.status.operation === undefined,
+    );
+    const two = s.status.history?.find((e) => e.revision === 2);
+    assert.equal(two?.outcome, 'RolledBack', 'the .env change was applied as revision 2');
+    assert.equal(s.status.revision, 1);
+    // The revision on disk holds the values it ran, so the rollback ran the old ones.
+    assert.match(await readFile(h.state.revisionComposePath(name, 1), 'utf8'), /RELEASE: one/);
+    assert.match(await readFile(h.state.revisionComposePath(name, 2), 'utf8'), /RELEASE: two/);
+    const now = await web(name);
+    assert.equal(now.release, 'one', "the rollback restored revision 1's value, not today's .env");
+    assert.ok(now.digests.includes(good.digest), 'the last-good image runs again');
+    assert.deepEqual(await h.state.revisionNumbers(name), [1, 2]);
+  });
+});
