@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
-import { parseYaml } from '../api/validate.js';
+import { parseDocument } from 'yaml';
 import { asComposeDocument, type ChannelRelease } from '../plan/target.js';
 import type { ChannelView } from '../plan/types.js';
 import { FeedError } from '../sources/errors.js';
@@ -21,12 +21,18 @@ export interface LoadedChannel {
   view: ChannelView;
 }
 
-/** The compose file a release carries, parsed; a release whose file is not compose is refused. */
+/**
+ * The compose file a release carries, parsed; a release whose file is not compose is refused.
+ * Only a first look (is it a mapping with services?): the target's model is compose's own
+ * reading of it (controller/target-file.ts), so merge keys and many aliases must pass here.
+ */
 export function releaseCompose(release: { spec: { version: string; compose?: string } }): ChannelRelease['compose'] {
   if (release.spec.compose === undefined) return undefined;
   const where = `the compose file of release ${release.spec.version}`;
   try {
-    return asComposeDocument(where, parseYaml(where, release.spec.compose));
+    const doc = parseDocument(release.spec.compose, { merge: true, uniqueKeys: false });
+    if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('; '));
+    return asComposeDocument(where, doc.toJS({ maxAliasCount: -1 }));
   } catch (err) {
     throw new FeedError('FeedInvalid', `${where} is not a usable compose file: ${(err as Error).message}`);
   }

@@ -6,7 +6,7 @@
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { DEFAULT_FILES, type ComposeInputs, type ModelSource } from '../docker/compose-model.js';
-import { asComposeDocument, channelTarget, resolveTarget, type FollowContext } from '../plan/target.js';
+import { asComposeDocument, channelTarget, resolveTarget, type FollowContext, type TargetSource } from '../plan/target.js';
 import type { Target } from '../plan/types.js';
 
 export type TargetFile =
@@ -50,6 +50,42 @@ export function composeInputsOf(manifest: string, stack: ResolvedStack): Compose
   };
 }
 
+/**
+ * The channel target, with the compose file of the release it is made from (when it carries
+ * one) resolved by compose like the stack's own: same project directory, env files and
+ * profiles, under the stack's project. Only that release is resolved, not every one the feed
+ * listed; a release compose refuses makes the stack invalid, naming the release.
+ */
+async function withReleaseModel(
+  src: TargetSource,
+  follow: FollowContext,
+  models: ModelSource,
+  inputs: ComposeInputs,
+  stackInputs: string[],
+): Promise<TargetFile> {
+  const first = channelTarget(src, follow);
+  // The target uses the release's own file exactly when it holds that object (releaseTarget).
+  const chosen = follow.releases.find((r) => r.compose !== undefined && first.compose === r.compose);
+  const text = chosen?.release.spec.compose;
+  if (chosen === undefined || text === undefined) return { target: first, composeFile: src.composeFile, inputs: stackInputs };
+  const version = chosen.release.spec.version;
+  const { files: _files, defaultProject: _default, ...shared } = inputs;
+  let model;
+  try {
+    model = await models.resolve(`${src.stack.metadata.name}\u0000release ${version}`, { ...shared, text, project: first.project });
+  } catch (err) {
+    return {
+      error: `the compose file of release ${version} cannot be loaded by compose in ${inputs.projectDirectory}: ${(err as Error).message}`,
+      composeFile: src.composeFile,
+      inputs: stackInputs,
+    };
+  }
+  const compose = asComposeDocument(`the compose file of release ${version}`, model.model);
+  const releases = follow.releases.map((r) => (r === chosen ? { ...r, compose } : r));
+  const all = [...new Set([...stackInputs, ...model.inputs])];
+  return { target: channelTarget(src, { ...follow, releases }), composeFile: src.composeFile, inputs: all };
+}
+
 export async function resolveTargetFile(
   manifest: string,
   stack: ResolvedStack,
@@ -79,7 +115,7 @@ export async function resolveTargetFile(
       }
       return { target: resolveTarget(src), composeFile, inputs: resolved.inputs };
     }
-    return { target: channelTarget(src, follow), composeFile, inputs: resolved.inputs };
+    return await withReleaseModel(src, follow, models, inputs, resolved.inputs);
   } catch (err) {
     // A model without services, images naming unknown services.
     if (err instanceof Error) return { error: err.message, composeFile, inputs: resolved.inputs };

@@ -15,6 +15,8 @@ export interface ComposeInputs {
   projectDirectory: string;
   /** Absolute compose files, in order; absent means compose's own discovery in projectDirectory. */
   files?: string[];
+  /** One compose file's text, given on stdin (`-f -`) instead of files: a release's own file. */
+  text?: string;
   profiles?: string[];
   /** Absolute env files; absent means compose's default, projectDirectory/.env. */
   envFiles?: string[];
@@ -47,7 +49,8 @@ export function composeFlags(inputs: ComposeInputs): string[] {
   const args: string[] = [];
   if (inputs.project !== undefined) args.push('-p', inputs.project);
   args.push('--project-directory', inputs.projectDirectory);
-  for (const f of inputs.files ?? []) args.push('-f', f);
+  if (inputs.text !== undefined) args.push('-f', '-');
+  else for (const f of inputs.files ?? []) args.push('-f', f);
   for (const p of inputs.profiles ?? []) args.push('--profile', p);
   for (const e of inputs.envFiles ?? []) args.push('--env-file', e);
   return args;
@@ -137,6 +140,7 @@ async function contentOf(path: string): Promise<string | null> {
 function hashOf(inputs: ComposeInputs, contents: Map<string, string | null>): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(composeFlags(inputs)));
+  h.update(`\u0000-\u0000${inputs.text ?? ''}`);
   for (const [path, text] of [...contents].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     h.update(`\u0000${path}\u0000${text === null ? '\u0001absent' : text}`);
   }
@@ -156,8 +160,15 @@ export async function readInputs(inputs: ComposeInputs): Promise<Map<string, str
 async function scanInputs(inputs: ComposeInputs): Promise<{ contents: Map<string, string | null>; namesProject: boolean }> {
   const contents = new Map<string, string | null>();
   let namesProject = false;
-  const main = inputs.files ?? [...DEFAULT_FILES, ...DEFAULT_OVERRIDES].map((f) => join(inputs.projectDirectory, f));
+  const main =
+    inputs.text !== undefined ? [] : (inputs.files ?? [...DEFAULT_FILES, ...DEFAULT_OVERRIDES].map((f) => join(inputs.projectDirectory, f)));
   const queue: { file: string; base: string }[] = main.map((file) => ({ file, base: inputs.projectDirectory }));
+  if (inputs.text !== undefined) {
+    const refs = referencesOf(inputs.text, inputs.projectDirectory);
+    namesProject = refs.namesProject;
+    queue.push(...refs.composeFiles);
+    for (const e of refs.envFiles) contents.set(e, await contentOf(e));
+  }
   for (const e of inputs.envFiles ?? [join(inputs.projectDirectory, '.env')]) {
     const text = await contentOf(e);
     contents.set(e, text);
@@ -250,7 +261,10 @@ export class ComposeModels implements ModelSource {
   private async ask(inputs: ComposeInputs): Promise<Record<string, unknown>> {
     // compose v1 has no --format: its `config` prints the resolved model as YAML.
     const format = this.cli.flavour === 'v2' ? ['--format', 'json'] : [];
-    const { stdout } = await this.cli.run([...composeFlags(inputs), 'config', ...format], { timeoutMs: this.timeoutMs });
+    const { stdout } = await this.cli.run([...composeFlags(inputs), 'config', ...format], {
+      timeoutMs: this.timeoutMs,
+      ...(inputs.text !== undefined ? { input: inputs.text } : {}),
+    });
     let model: unknown;
     try {
       model = this.cli.flavour === 'v2' ? JSON.parse(stdout) : parseDocument(stdout).toJS({ maxAliasCount: -1 });

@@ -29,8 +29,10 @@ export interface ComposeResult {
   stderr: string;
 }
 
-interface RunOptions {
+export interface RunOptions {
   timeoutMs: number;
+  /** Written to compose's stdin (a compose file given as `-f -`); without it stdin is closed. */
+  input?: string;
   signal?: AbortSignal;
   /** Called once the child runs, so its pid can be journaled; a throw kills the child and rejects. */
   onSpawn?: (pid: number) => void;
@@ -45,14 +47,17 @@ function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeRe
   const command = [file, ...args].join(' ');
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       // Plain, colourless output that never waits for a terminal.
       env: { ...process.env, COMPOSE_ANSI: 'never', COMPOSE_INTERACTIVE_NO_CLI: '1', NO_COLOR: '1' },
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // A compose that exits before reading all of it closes the pipe: its exit code says why, not EPIPE.
+    child.stdin?.on('error', () => undefined);
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let timedOut = false;
     const kill = () => {
       child.kill('SIGTERM');

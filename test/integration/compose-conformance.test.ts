@@ -16,6 +16,8 @@ import { ComposeCli } from '../../src/docker/compose.js';
 import { ComposeModels } from '../../src/docker/compose-model.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { LABEL_REVISION, LABEL_STACK, type Target } from '../../src/plan/types.js';
+import { releaseCompose } from '../../src/controller/releases.js';
+import { NOW, channelRelease, channelView, feedImage, following, release } from '../unit/fixtures.js';
 
 const run = promisify(execFile);
 const PIN = `127.0.0.1:5000/vendor/app@sha256:${'a'.repeat(64)}`;
@@ -357,6 +359,35 @@ describe("berth's revision is what compose makes of the person's files", () => {
       flags: p('shop-eu'),
     });
     assert.equal(target.project, 'shop-eu');
+  });
+});
+
+describe("a release's own compose file is read by compose too", () => {
+  test('merge keys, many aliases and the install\'s .env in the file a release ships', async () => {
+    const dir = join(root, 'release', 'install');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'compose.yaml'), 'services:\n  web: {image: vendor/web:1}\n');
+    await writeFile(join(dir, '.env'), 'DOMAIN=shop.example\n');
+    const services = Array.from({ length: 120 }, (_, i) => `  s${i}: *svc`).join('\n');
+    const text = `x-svc: &svc\n  image: vendor/side:2\n  labels: {vendor.part: side}\n  environment: {DOMAIN: "\${DOMAIN}"}\nservices:\n  web:\n    <<: *svc\n    image: vendor/web:2\n${services}\n`;
+    const r = release('1.1.0', { compose: text, images: { web: feedImage('web', '1.1.0') } });
+    const stack = following();
+    const manifest = join(dir, 'stack.yaml');
+    const s = { ...stack, spec: { ...stack.spec, compose: { file: 'compose.yaml' } } };
+    const follow = { releases: [channelRelease(r, releaseCompose(r))], view: channelView(), now: NOW };
+    const resolved = await resolveTargetFile(manifest, s, new ComposeModels(cli), follow);
+    if ('error' in resolved) assert.fail(resolved.error);
+    const t = resolved.target;
+    assert.equal(t.version, '1.1.0');
+    assert.equal(Object.keys(t.compose.services).length, 121);
+    assert.deepEqual(t.compose.services['web']?.['labels'], { 'vendor.part': 'side' }, 'inherited through <<');
+    assert.deepEqual(t.compose.services['s7']?.['environment'], { DOMAIN: 'shop.example' }, "interpolated from the install's .env");
+    const rendered = renderRevision(t, 1);
+    const revisionFile = join(root, 'release', 'rev.yaml');
+    await writeFile(revisionFile, rendered.composeText);
+    const berth = await config(['-p', t.project, '--project-directory', dir, '-f', revisionFile]);
+    assert.equal(berth.services['web']?.['image'], r.spec.images['web']);
+    assert.equal((berth.services['web']?.['labels'] as Record<string, string>)['vendor.part'], 'side');
   });
 });
 
