@@ -69,6 +69,11 @@ function describe(e: ErrorObject): FieldProblem {
         return { path: base, message: 'must be an image pinned by digest, like registry/name@sha256:<64 hex digits>' };
       }
       return { path: base, message: `must match ${String(p['pattern'])}` };
+    case 'not':
+      if (base === 'spec.compose') {
+        return { path: 'spec.compose.files', message: 'cannot be set together with spec.compose.file: list that file in files instead' };
+      }
+      return { path: base, message: e.message ?? 'fails not' };
     case 'propertyNames':
       return { path: base, message: `has an invalid key ${JSON.stringify(p['propertyName'])}` };
     default:

@@ -35,6 +35,18 @@ function problemAt(problems: FieldProblem[], path: string): FieldProblem {
 }
 
 describe('parseStack', () => {
+  test('spec.compose: one file, a list of files (with profiles and env files), or neither (compose discovers)', () => {
+    const compose = (c: string) => parseStack(FILE, manifest(`  compose:\n${c}\n  version: "1"\n`)).spec.compose;
+    assert.deepEqual(compose('    files: [compose.yaml, compose.s3.yaml]\n    profiles: [monitoring]\n    envFiles: [prod.env]'), {
+      files: ['compose.yaml', 'compose.s3.yaml'],
+      profiles: ['monitoring'],
+      envFiles: ['prod.env'],
+    });
+    assert.deepEqual(compose('    directory: /opt/shop'), { directory: '/opt/shop' });
+    const { problems } = problemsOf(manifest('  compose:\n    file: a.yaml\n    files: [b.yaml]\n  version: "1"\n'));
+    assert.deepEqual(problems, [{ path: 'spec.compose.files', message: 'cannot be set together with spec.compose.file: list that file in files instead' }]);
+  });
+
   test('a good manifest is accepted with mode auto and resyncSeconds 30 by default', () => {
     const s = parseStack(FILE, manifest(GOOD_SPEC));
     assert.equal(s.metadata.name, 'shop');
