@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { readRegularFile } from '../util/files.js';
-import type { ComposeCli } from './compose.js';
+import { ComposeError, ComposeTimeoutError, type ComposeCli } from './compose.js';
 
 /** What `docker compose` in a folder reads: the flags berth passes for one stack. */
 export interface ComposeInputs {
@@ -210,6 +210,11 @@ export interface ModelSource {
   inputsOf?(key: string): string[];
 }
 
+/** compose ran and said no: the same files get the same answer, until one of them changes. */
+function isRefusal(err: Error): boolean {
+  return err instanceof ComposeError && !(err instanceof ComposeTimeoutError) && err.exitCode !== null;
+}
+
 /** The last answer for one stack: a model, or compose's refusal of those same inputs. */
 interface Entry {
   inputs: string[];
@@ -246,7 +251,10 @@ export class ComposeModels implements ModelSource {
           }),
           (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
         );
-        this.cache.set(key, entry);
+        // Only compose's verdict on the files is kept: a timeout or a missing CLI is asked again next pass.
+        const verdict = !(entry.result instanceof Error) || isRefusal(entry.result);
+        if (verdict) this.cache.set(key, entry);
+        else if (hit !== undefined) this.cache.set(key, { ...hit, inputs: entry.inputs });
       }
     }
     if (entry.result instanceof Error) throw entry.result;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeInputsOf } from '../../src/controller/target-file.js';
 import { ComposeModels, composeFlags, referencesOf, type ComposeInputs } from '../../src/docker/compose-model.js';
-import { ComposeError, type ComposeResult } from '../../src/docker/compose.js';
+import { ComposeError, ComposeTimeoutError, type ComposeResult } from '../../src/docker/compose.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { stack, target } from './fixtures.js';
 
@@ -153,6 +153,20 @@ describe('the model is resolved again only when an input changed', () => {
     broken = false;
     await writeFile(join(dir, 'compose.yaml'), 'services: {web: {image: x}}\n');
     assert.equal((await models.resolve('shop', inputs)).project, 'shop');
+    assert.equal(calls.length, 2);
+  });
+
+  test('a compose that timed out has said nothing about the files: it is asked again on the next pass', async () => {
+    await writeFile(join(dir, 'compose.yaml'), 'services: {web: {image: x}}\n');
+    let slow = true;
+    const { cli, calls } = fakeCli(async () => {
+      if (slow) throw new ComposeTimeoutError('docker compose config did not finish within 60000 ms and was killed', 'docker compose config', null, '');
+      return JSON.stringify({ name: 'shop', services: { web: { image: 'x' } } });
+    });
+    const models = new ComposeModels(cli);
+    await assert.rejects(models.resolve('shop', { projectDirectory: dir }), /did not finish/);
+    slow = false;
+    assert.equal((await models.resolve('shop', { projectDirectory: dir })).project, 'shop');
     assert.equal(calls.length, 2);
   });
 
