@@ -2,26 +2,29 @@
 // upgrade is "change the version in .env" is updated by berth as a new revision, and a
 // revision that fails its gate is undone to the values it ran before, not to today's .env.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { StackStatus } from '../../src/api/types.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
-import { Harness, condition, isReady } from '../support/harness.js';
+import { parse, stringify } from 'yaml';
+import { Harness, condition, isReady, stackManifest, type StackFields } from '../support/harness.js';
 
 let good: TestImage;
 let sick: TestImage;
+let plain: TestImage;
 
 before(async () => {
   await requireEngine();
   const name = uniqueName('env');
   good = await buildTestImage({ name, variant: 'good', health: 'healthy' });
   sick = await buildTestImage({ name, variant: 'sick', health: 'unhealthy' });
+  plain = await buildTestImage({ name, variant: 'plain' });
 });
 
 after(async () => {
-  await removeTestImages([good, sick].filter(Boolean));
+  await removeTestImages([good, sick, plain].filter(Boolean));
 });
 
 /** The web container's image digests and its RELEASE variable. */
@@ -74,5 +77,58 @@ describe('.env is part of the revision', () => {
     assert.equal(now.release, 'one', "the rollback restored revision 1's value, not today's .env");
     assert.ok(now.digests.includes(good.digest), 'the last-good image runs again');
     assert.deepEqual(await h.state.revisionNumbers(name), [1, 2]);
+  });
+});
+
+describe('services as compose resolves them', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test('an included service is known and pinnable, a service of a profile not enabled is not expected, and the stack stays converged', async () => {
+    const name = uniqueName('shape');
+    const dir = join(h.manifests, name);
+    await mkdir(join(dir, 'db'), { recursive: true });
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      [
+        'include: [db/compose.yaml]',
+        'services:',
+        `  web: {image: "${plain.pinned}", init: false}`,
+        `  metrics: {image: "${plain.pinned}", init: false, profiles: [monitoring]}`,
+        `  debug: {image: "${plain.pinned}", init: false, profiles: [debug]}`,
+      ].join('\n'),
+    );
+    await writeFile(join(dir, 'db', 'compose.yaml'), 'services:\n  db: {image: placeholder, init: false}\n');
+    const fields: StackFields = { name, version: '1.0.0', images: { db: good.pinned } };
+    const withProfiles = () => {
+      const m = parse(stackManifest(fields)) as { spec: { compose: Record<string, unknown> } };
+      m.spec.compose = { file: `${name}/compose.yaml`, profiles: ['monitoring'] };
+      return stringify(m);
+    };
+    h.projects.add(name);
+    await h.writeManifest(`${name}.yaml`, withProfiles());
+    const s = await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    assert.deepEqual(
+      (s.status.services ?? []).map((x) => x.name).sort(),
+      ['db', 'metrics', 'web'],
+      'the included db and the enabled profile\'s metrics are expected; debug is not',
+    );
+    const [db] = await docker().listContainers({ filters: { label: [`com.docker.compose.project=${name}`, 'com.docker.compose.service=db'] } });
+    assert.ok(db, 'the included service runs');
+    const img = await docker().getImage(db.ImageID).inspect();
+    assert.ok(img.RepoDigests.some((d) => d.endsWith(good.digest)), 'the included service runs its pin');
+    // Converged: more passes, no compose call (no repair loop of the included service).
+    const calls = h.compose!.invocations;
+    for (let i = 0; i < 3; i++) {
+      const before = h.operator!.passes;
+      await h.writeManifest(`${name}.yaml`, withProfiles());
+      while (h.operator!.passes === before) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(h.compose!.invocations, calls, 'a converged stack makes no compose call');
+    assert.equal(condition((await h.status({ stack: name }))!, 'Ready')?.status, 'True');
   });
 });
