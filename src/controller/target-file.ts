@@ -3,6 +3,7 @@
 // Target, shared by the reconcile pass and by commands that must predict what berth will do
 // with an edited manifest (`berth rollback`). compose itself resolves the files (see
 // docker/compose-model.ts); the planner gets its model.
+import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { DEFAULT_FILES, type ComposeInputs, type ModelSource } from '../docker/compose-model.js';
@@ -27,6 +28,12 @@ export function composeFileOf(manifest: string, stack: ResolvedStack): string {
   return join(composeInputsOf(manifest, stack).projectDirectory, DEFAULT_FILES[0] as string);
 }
 
+/** compose's discovery in the file's folder would pick this very file (no name before it in its order is there). */
+function isDiscovered(file: string): boolean {
+  const i = DEFAULT_FILES.indexOf(basename(file));
+  return i >= 0 && DEFAULT_FILES.slice(0, i).every((name) => !existsSync(join(dirname(file), name)));
+}
+
 /**
  * The flags `docker compose` gets for a Stack. A lone `file` named as compose would discover
  * it is left to that discovery, so its override file is read as `docker compose` in its
@@ -38,7 +45,7 @@ export function composeInputsOf(manifest: string, stack: ResolvedStack): Compose
   const first = files?.[0];
   const projectDirectory =
     c.directory !== undefined ? fromManifest(manifest, c.directory) : first !== undefined ? dirname(first) : dirname(resolve(manifest));
-  const discovered = c.files === undefined && first !== undefined && DEFAULT_FILES.includes(basename(first)) && dirname(first) === projectDirectory;
+  const discovered = c.files === undefined && first !== undefined && dirname(first) === projectDirectory && isDiscovered(first);
   return {
     projectDirectory,
     ...(files !== undefined && !discovered ? { files } : {}),

@@ -71,6 +71,15 @@ describe('spec.compose as the flags of `docker compose`', () => {
     });
   }
 
+  test('a lone docker-compose.yml beside a compose.yaml is passed with -f: discovery would pick the other one', async () => {
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'shop', 'compose.yaml'), 'services: {}\n');
+    await writeFile(join(dir, 'shop', 'docker-compose.yml'), 'services: {}\n');
+    const s = stack();
+    const inputs = composeInputsOf(join(dir, 'shop.yaml'), { ...s, spec: { ...s.spec, compose: { file: 'shop/docker-compose.yml' } } });
+    assert.deepEqual(inputs.files, [join(dir, 'shop', 'docker-compose.yml')]);
+  });
+
   test('flags come in the order compose takes them', () => {
     assert.deepEqual(
       composeFlags({ projectDirectory: '/p', files: ['/p/a.yaml', '/p/b.yaml'], profiles: ['x'], envFiles: ['/p/.env.prod'], project: 'shop' }),
