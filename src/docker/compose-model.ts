@@ -100,7 +100,9 @@ export function referencesOf(text: string, base: string): References {
       const file = path(p, base);
       if (file === undefined) continue;
       out.composeFiles.push({ file, base: dir ?? dirname(file) });
-      const envFile = typeof entry === 'object' && entry !== null ? asList((entry as Record<string, unknown>)['env_file']) : [];
+      const given = typeof entry === 'object' && entry !== null ? asList((entry as Record<string, unknown>)['env_file']) : [];
+      // Without env_file, compose reads the .env of the included project's folder.
+      const envFile = given.length > 0 ? given : [join(dir ?? dirname(file), '.env')];
       for (const e of envFile) {
         const f = path(e, base);
         if (f !== undefined) out.envFiles.push(f);

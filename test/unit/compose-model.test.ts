@@ -115,7 +115,7 @@ describe('the files a compose file makes compose read', () => {
       { file: '/p/cache/b.yaml', base: '/p/cache' },
       { file: '/p/base.yaml', base: '/p' },
     ]);
-    assert.deepEqual(refs.envFiles, ['/p/cache/.env', '/p/cache/.env', '/p/common.env', '/p/w.env', '/etc/w.env']);
+    assert.deepEqual(refs.envFiles, ['/p/db/.env', '/p/cache/.env', '/p/cache/.env', '/p/common.env', '/p/w.env', '/etc/w.env']);
   });
 
   test('a file that does not parse refers to nothing (compose says what is wrong with it)', () => {
