@@ -21,11 +21,13 @@ import { stableHash } from '../plan/hash.js';
 import {
   abandonOperation,
   afterComposeUp,
+  engineWentAway,
   interrupted,
   progressOf,
   withComposePid,
   withStep,
 } from '../plan/progress.js';
+import { resumeAfterRestart } from '../plan/resume.js';
 import { buildStatus, type StatusInput } from '../plan/status.js';
 import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
 import { readManifest } from '../store/manifests.js';
@@ -107,6 +109,8 @@ export class Reconciler {
   private readonly releases: ReleaseCache;
   /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
   private readonly engineDropped = new Set<string>();
+  /** Stacks this berth has had a pass of: the first one picks up what an earlier berth left. */
+  private readonly resumed = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.releases = new ReleaseCache(deps.state);
@@ -202,9 +206,10 @@ export class Reconciler {
   }
 
   /**
-   * The engine connection dropped (its event stream ended), or berth just started and cannot
-   * know what happened while it was down: an operation in flight may have had its
-   * containers stopped under it, so it repeats compose up (idempotent) before it is judged.
+   * The engine connection dropped (its event stream ended): an operation in flight may have
+   * had its containers stopped under it, so it repeats compose up (idempotent) before it is
+   * judged. At start-up berth cannot know what happened while it was down: a stack's first
+   * pass looks at what runs instead (see resumeAfterRestart).
    */
   noteEngineInterruption(): void {
     for (const name of this.deps.index.stackNames()) this.engineDropped.add(name);
@@ -220,8 +225,10 @@ export class Reconciler {
 
     let progress = progressOf(previous);
     const leftCompose = composeOf(progress);
-    if (this.engineDropped.delete(name) && isMidApply(progress)) {
-      progress = interrupted(progress, 'the engine connection dropped while it ran');
+    const firstPass = !this.resumed.has(name);
+    this.resumed.add(name);
+    if (this.engineDropped.delete(name) && !firstPass && isMidApply(progress)) {
+      progress = engineWentAway(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
     const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress, previous);
@@ -241,13 +248,21 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof EngineError && previous !== undefined && isMidApply(progress)) {
         // The engine is gone mid-update: whatever it ran may be stopped when it comes back.
-        const marked = interrupted(progress, `the engine became unreachable: ${err.message}`);
+        const marked = engineWentAway(progress, `the engine became unreachable: ${err.message}`);
         // `progress` may carry the mark already (from the event stream); what counts is whether the disk has it.
         if (marked.operation !== undefined && previous.status.operation?.interrupted === undefined) {
           await this.deps.state.writeStatus(key, { ...previous, status: { ...previous.status, operation: marked.operation } });
         }
       }
       throw err;
+    }
+    if (firstPass) {
+      // What a berth before this one left under verification keeps its deadline.
+      const resume = resumeAfterRestart(progress.operation, recorded.operating, observed);
+      if (resume.reapply) {
+        progress = interrupted(progress, resume.why);
+        ({ observed, probes } = await this.observe(project, progress, desired, recorded));
+      } else if (progress.operation?.step === 'verify') slog.info({ revision: progress.operation.revision }, resume.why);
     }
 
     // Every status write of this pass goes through here, so conditions keep their transition times.
@@ -505,7 +520,7 @@ export class Reconciler {
     // A dockerd shutting down removes its socket (compose fails to connect) while a
     // kept-alive connection may still answer a ping: either sign means the engine went away.
     if (ENGINE_GONE.test(failed.message) || !(await this.engineAnswers())) {
-      return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
+      return { journal: engineWentAway(journal, `the engine became unreachable: ${failed.message}`), retry: true };
     }
     // Read by the stack's name: `recorded` was loaded before this pass wrote a new revision.
     const operating = await this.deps.state.readRevision(name, op.revision).catch(() => undefined);
@@ -545,6 +560,7 @@ export class Reconciler {
   /** The manifest is gone: berth stops managing the stack and leaves its containers running. */
   private async markRemoved(name: string, previous: StackStatus | undefined): Promise<ReconcileResult> {
     this.lastValid.delete(name);
+    this.resumed.delete(name);
     if (previous === undefined) return {};
     const conditions = previous.status.conditions.filter((c) => c.type !== 'Ready');
     const old = previous.status.conditions.find((c) => c.type === 'Ready');
