@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../src/plan/decide.js';
 import { managedElsewhere } from '../../src/plan/ownership.js';
+import { buildStatus } from '../../src/plan/status.js';
 import type { ObservedContainer } from '../../src/plan/types.js';
 import { NOW, observed, operation, progress, record, recorded, runningOf, target, valid } from './fixtures.js';
 
@@ -84,5 +85,17 @@ describe('decide on a project another berth manages', () => {
   test('unstamped containers are adopted as before: a drifted revision is repaired', () => {
     const plan = decide({ desired: valid(v1), recorded: recorded(rev1), observed: observed(stampedBy(undefined, { web: { state: 'exited' } })), instance: SELF, now: NOW });
     assert.equal(plan.action, 'repair');
+  });
+});
+
+describe('the status of a project another berth manages', () => {
+  test('Ready=False, reason ManagedElsewhere, with the message that says how to hand over', () => {
+    const input = { desired: valid(v1), recorded: {}, observed: observed(stampedBy(OTHER)), instance: SELF, now: NOW };
+    const plan = decide(input);
+    const status = buildStatus({ name: 'shop', desired: input.desired, recorded: {}, observed: input.observed, plan, progress: plan.progress, now: NOW });
+    const ready = status.status.conditions.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'ManagedElsewhere');
+    assert.match(ready!.message, /instance-other.*berth\.dev\/adopt/s);
   });
 });
