@@ -30,6 +30,7 @@ import {
 import { resumeAfterRestart } from '../plan/resume.js';
 import { buildStatus, type StatusInput } from '../plan/status.js';
 import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
+import { instanceId } from '../store/channel.js';
 import { readManifest } from '../store/manifests.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import { failpoint } from '../util/failpoint.js';
@@ -111,6 +112,7 @@ export class Reconciler {
   private readonly engineDropped = new Set<string>();
   /** Stacks this berth has had a pass of: the first one picks up what an earlier berth left. */
   private readonly resumed = new Set<string>();
+  private instanceId: Promise<string> | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.releases = new ReleaseCache(deps.state);
@@ -271,7 +273,8 @@ export class Reconciler {
       written = await this.writeStatus(key, { name, desired, previous: written, ...parts });
       return written;
     };
-    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), now: clock.now() });
+    const instance = await this.instance();
+    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), instance, now: clock.now() });
     if (plan.action === 'verify') {
       slog.debug({ reason: plan.reason }, plan.message);
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
@@ -537,6 +540,15 @@ export class Reconciler {
     );
     if (next.action === 'rollback') return { journal: next.progress, retry: false, next };
     return { journal: next.progress, retry: false };
+  }
+
+  /** This berth's instance id (made once per state folder), stamped on the containers it creates. */
+  private instance(): Promise<string> {
+    this.instanceId ??= instanceId(this.deps.state).catch((err: unknown) => {
+      this.instanceId = undefined;
+      throw err;
+    });
+    return this.instanceId;
   }
 
   private async engineAnswers(): Promise<boolean> {

@@ -17,7 +17,9 @@ import {
   trimHistory,
   withVerification,
 } from './progress.js';
+import { ADOPT_ANNOTATION } from '../api/labels.js';
 import { modeOfInvalid } from './mode.js';
+import { managedElsewhere } from './ownership.js';
 import { renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
 import type { Desired, Drift, Observed, Plan, PlanAction, PlanInput, Progress, RevisionRecord, Step } from './types.js';
@@ -385,7 +387,7 @@ function steady(pass: Pass): Plan {
   }
 
   const revision = Math.max(latest?.revision ?? 0, applied?.revision ?? 0) + 1;
-  const rendered = renderRevision(target, revision, applied?.services ?? []);
+  const rendered = renderRevision(target, revision, applied?.services ?? [], pass.input.instance);
   const record: RevisionRecord = {
     revision,
     stack: target.stack.metadata.name,
@@ -455,6 +457,13 @@ export function decide(input: PlanInput): Plan {
   let progress: Progress = input.progress ?? { history: [] };
   if (desired.valid) progress = releaseQuarantine(progress, desired.target, input.recorded.applied);
   const pass: Pass = { input, progress, operationId: operationIdOf(input) };
+  const adopt = desired.valid ? desired.target.stack.metadata.annotations?.[ADOPT_ANNOTATION] : undefined;
+  const elsewhere = managedElsewhere({
+    observed: input.observed,
+    ...(input.instance !== undefined ? { instance: input.instance } : {}),
+    ...(adopt !== undefined ? { adopt } : {}),
+  });
+  if (elsewhere !== undefined) return bounded(input, standBack(pass, elsewhere.message));
   let result: Plan | undefined;
   if (progress.operation !== undefined) {
     const continued = continueOperation(pass);
@@ -462,6 +471,20 @@ export function decide(input: PlanInput): Plan {
     else pass.progress = continued.progress;
   }
   return bounded(input, result ?? steady(pass));
+}
+
+/** Another berth manages the project: end what was in flight here, and take no step. */
+function standBack(pass: Pass, message: string): Plan {
+  const { observed, now } = pass.input;
+  let progress = pass.progress;
+  const op = progress.operation;
+  if (op?.kind === 'repair') {
+    const { operation: _dropped, ...rest } = progress;
+    progress = rest;
+  } else if (op !== undefined) {
+    progress = finishOperation(progress, 'Superseded', 'ManagedElsewhere', message, now);
+  }
+  return plan({ action: 'none', steps: [], drift: [], reason: 'ManagedElsewhere', message, awaitingApproval: false, progress }, [], observed);
 }
 
 /** The history as long as the Stack keeps it. */

@@ -222,7 +222,9 @@ export function buildStatus(input: StatusInput): StackStatus {
   const degraded = degradedCondition(input, healthy);
 
   let ready: Cond;
-  if (!desired.valid) {
+  if (plan.reason === 'ManagedElsewhere') {
+    ready = { type: 'Ready', status: 'False', reason: 'ManagedElsewhere', message: plan.message };
+  } else if (!desired.valid) {
     // With a revision on record, say whether berth still keeps it running.
     const message = applied !== undefined ? `${desired.error}; ${modeOfInvalid(desired).because}` : desired.error;
     ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message };

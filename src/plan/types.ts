@@ -26,6 +26,8 @@ export interface ObservedContainer {
   imageDigests: string[];
   /** The berth revision label, when berth's rendered file created the container. */
   revision?: number;
+  /** The berth instance that stamped the container (LABEL_INSTANCE), if any. */
+  instance?: string;
   configHash?: string;
   /** When the engine created it, in ms since the epoch (the list API gives whole seconds). */
   created?: number;
@@ -191,6 +193,8 @@ export interface PlanInput {
   probes?: ProbeResult[];
   /** A fresh operation id, in case this pass starts one (ids are not the planner's to invent). */
   newOperationId?: string;
+  /** This berth's instance id: stamped on what it renders, and compared with what runs. */
+  instance?: string;
   now: Date;
 }
 
