@@ -534,6 +534,8 @@ export class Reconciler {
         observed,
         progress: journal,
         newOperationId: randomUUID(),
+        // A rollback renders a revision too; it is stamped like any other.
+        instance: await this.instance(),
         now: this.deps.clock.now(),
       },
       { reason: failed.reason, message: failed.message },
