@@ -5,6 +5,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { HEALTH_DEFAULTS, ROLLBACK_DEFAULTS } from '../api/schema.js';
 import type { ResolvedStack } from '../api/types.js';
 import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.js';
+import { approvalHold, bindApproval } from './approval.js';
 import { evaluateGate } from './gate.js';
 import {
   RETRY_ANNOTATION,
@@ -351,6 +352,7 @@ function steady(pass: Pass): Plan {
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {
+    pass.progress = bindApproval(pass.progress, target, now);
     return keepApplied(pass, applied, {
       reason: 'InSync',
       message: `revision ${applied.revision} (version ${target.version}) is applied`,
@@ -360,8 +362,9 @@ function steady(pass: Pass): Plan {
 
   // A new target that must wait: notify mode without an approval of exactly this version,
   // a release beyond the policy, a cooldown, or a channel that has offered nothing yet.
-  if (target.hold !== undefined) {
-    const why = { ...target.hold };
+  const hold = target.hold ?? approvalHold(target, pass.progress.approval, applied);
+  if (hold !== undefined) {
+    const why = { ...hold };
     if (applied !== undefined) return keepApplied(pass, applied, why);
     return idle(pass, targetRuns(target), why);
   }
@@ -416,7 +419,8 @@ function startUpdate(
   write?: Step,
 ): Plan {
   const { desired, observed, now } = pass.input;
-  const progress = startOperation(pass.progress, {
+  const bound = desired.valid ? bindApproval(pass.progress, desired.target, now) : pass.progress;
+  const progress = startOperation(bound, {
     id: pass.operationId,
     kind: 'update',
     record,

@@ -238,7 +238,7 @@ export function buildStatus(input: StatusInput): StackStatus {
   const offered = channel?.available;
   conds.push(
     plan.awaitingApproval
-      ? { type: 'AwaitingApproval', status: 'True', reason: 'ApprovalRequired', message: plan.message }
+      ? { type: 'AwaitingApproval', status: 'True', reason: plan.reason === 'ApprovalStale' ? 'ApprovalStale' : 'ApprovalRequired', message: plan.message }
       : offered?.awaitingApproval === true
         ? {
             type: 'AwaitingApproval',
@@ -282,6 +282,7 @@ export function buildStatus(input: StatusInput): StackStatus {
       ...(input.progress.lastGoodRevision !== undefined ? { lastGoodRevision: input.progress.lastGoodRevision } : {}),
       ...(input.progress.operation !== undefined ? { operation: input.progress.operation } : {}),
       ...(input.progress.quarantine !== undefined ? { quarantine: input.progress.quarantine } : {}),
+      ...(input.progress.approval !== undefined ? { approval: input.progress.approval } : {}),
       history: input.progress.history,
       ...(channel?.lastCheckIn !== undefined ? { lastCheckIn: channel.lastCheckIn } : {}),
       ...(offered !== undefined ? { available: availableOf(offered, channel!.name) } : {}),
