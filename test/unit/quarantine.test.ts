@@ -149,6 +149,8 @@ describe('a quarantined version is not applied again by any feed answer', () => 
       assert.match(cond(back.status, 'UpdateAvailable').message, /^version 1\.1\.0 \(minor\) on channel stable is quarantined: it failed \(ContainerExited\)/, a.name);
       assert.match(back.status.status.available?.waitingFor ?? '', /berth\.dev\/retry/, a.name);
       assert.deepEqual([cond(back.status, 'Degraded').status, cond(back.status, 'Degraded').reason], ['True', 'RolledBack'], a.name);
+      assert.deepEqual([cond(back.status, 'Ready').status, cond(back.status, 'Ready').reason], ['False', 'RolledBack'], a.name);
+      assert.equal(back.status.status.currentVersion, '1.0.0', a.name);
     });
   }
 
