@@ -33,13 +33,17 @@ export function approveContentHint(target: Target): string {
  * Why the target must wait for a new approval, if it must: spec.approve covers its version
  * but not its content (the content changed since berth applied the approved one, or the
  * approval names other content), or, in notify mode, the content of the version that runs
- * changed under it. Only asked of a target berth has not applied.
+ * changed under it. Asked in notify mode and of channel releases, only of a target berth
+ * has not applied.
  */
 export function approvalHold(target: Target, approval: Approval | undefined, applied: RevisionRecord | undefined): Hold | undefined {
   const { spec } = target.stack;
   const a = parseApprove(spec.approve);
   const stale = (message: string): Hold => ({ reason: 'ApprovalStale', message: `${message}; review it, then ${approveContentHint(target)}`, awaitingApproval: true });
-  if (a !== undefined && a.version === target.version) {
+  // A pinned stack in auto mode needs no approval: its spec is the person's word, and a
+  // leftover approve must not hold their own edit.
+  const reviewed = spec.mode === 'notify' || target.release !== undefined;
+  if (a !== undefined && a.version === target.version && reviewed) {
     if (a.key !== undefined) {
       if (a.key.length >= MIN_KEY_PREFIX && target.key.startsWith(a.key)) return undefined;
       const short = a.key.length < MIN_KEY_PREFIX ? ` (a content key needs at least ${MIN_KEY_PREFIX} hex digits)` : '';

@@ -127,6 +127,12 @@ describe('changed content under an approved version waits for a new approval', (
     assert.equal(p.action, 'apply');
   });
 
+  test('a pinned stack in auto mode needs no approval: a leftover approve does not hold the edit', () => {
+    const t = target({ version: '2.0.0', images: V2_CHANGED, mode: 'auto', approve: '2.0.0' });
+    const p = plan(valid(t), running2, rev2);
+    assert.equal(p.action, 'apply');
+  });
+
   test('the same content approved again (spec.approve unchanged) stays in sync', () => {
     const p = plan(valid(approved), running2, rev2);
     assert.equal(p.reason, 'InSync');
