@@ -279,7 +279,7 @@ function quarantineMessage(pass: Pass): string {
   return `version ${q.version} (revision ${q.revision}) failed: ${q.reason}: ${q.message}`;
 }
 
-const RETRY_HINT = `change the spec, or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
+const RETRY_HINT = `name something else in the spec (version, approve, images, compose file or channel), or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
 
 /** No operation in flight: compare what is asked with what berth applied, and start what is needed. */
 function steady(pass: Pass): Plan {
