@@ -12,11 +12,13 @@ import { after, before, test } from 'node:test';
 import { BerthProcess, killAllBerthProcesses } from '../support/berth-process.js';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
 import { stackManifest } from '../support/harness.js';
+import { testKeys } from '../support/releases.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const PINNED = `registry.local/web@sha256:${'a'.repeat(64)}`;
 const loopName = uniqueName('robust-loop');
 const fifoName = uniqueName('robust-fifo');
+const chanName = uniqueName('robust-chan');
 let dir: string | undefined;
 const mounts: string[] = [];
 
@@ -30,6 +32,7 @@ after(async () => {
   for (const m of mounts) execFileSync('umount', ['-l', m]);
   await removeProject(loopName);
   await removeProject(fifoName);
+  await removeProject(chanName);
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -121,9 +124,18 @@ test('a full or read-only state folder is logged while berth keeps running, and 
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', d.state]);
   mounts.push(d.state);
   await writeFile(join(d.manifests, 'first.yaml'), 'kind: Stack\n');
+  // A stack on a feed that does not answer: every check-in is refused and written to channel.yaml.
+  await mkdir(join(d.manifests, chanName));
+  await writeFile(join(d.manifests, chanName, 'compose.yaml'), 'services:\n  web:\n    image: placeholder\n');
+  await writeFile(
+    join(d.manifests, `${chanName}.yaml`),
+    stackManifest({ name: chanName, channel: { url: 'http://127.0.0.1:1', name: 'stable', publicKey: testKeys().publicPem } }),
+  );
   const p = BerthProcess.start(d);
   await p.started();
   await waitForFile(p, join(d.state, '_files', 'first.yaml', 'status.yaml'));
+  const channelFile = join(d.state, chanName, 'channel.yaml');
+  await waitForFile(p, channelFile, (t) => t.includes('FeedUnreachable'));
 
   // Full: a filler takes every block that is left.
   const filler = join(d.state, 'filler');
@@ -133,10 +145,14 @@ test('a full or read-only state folder is logged while berth keeps running, and 
     // dd ends with "No space left on device": that is the point.
   }
   await writeFile(join(d.manifests, 'while-full.yaml'), 'kind: Stack\n');
-  await p.waitForLog(/ENOSPC/);
+  await p.waitForLog(/reconcile pass failed.*ENOSPC|ENOSPC.*reconcile pass failed/);
+  await p.waitForLog(/could not write the refused check-in .*channel\.yaml \(ENOSPC\)/);
   assert.equal(p.exit, undefined, await p.logTail());
+  const failuresBefore = Number(/failures: (\d+)/.exec(await readFile(channelFile, 'utf8'))?.[1]);
   await rm(filler);
   await waitForFile(p, join(d.state, '_files', 'while-full.yaml', 'status.yaml'));
+  // The check-ins go on, and are written down again.
+  await waitForFile(p, channelFile, (t) => Number(/failures: (\d+)/.exec(t)?.[1]) > failuresBefore);
 
   // Read-only: the same, with EROFS.
   execFileSync('mount', ['-o', 'remount,ro', d.state]);
