@@ -127,7 +127,11 @@ export class Reconciler {
     return {};
   }
 
-  private async loadDesired(name: string, file: string, applied: RevisionRecord | undefined): Promise<{ desired: Desired; watch: string[] }> {
+  private async loadDesired(
+    name: string,
+    file: string,
+    applied: RevisionRecord | undefined,
+  ): Promise<{ desired: Desired; watch: string[]; channel?: CheckInTarget['channel'] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
     const invalid = (error: string): Desired => ({
@@ -144,7 +148,9 @@ export class Reconciler {
         ? { ...(await this.releases.load(name, channel, file, now)), ...(applied !== undefined ? { applied } : {}), now }
         : undefined;
     const resolved = await resolveTargetFile(file, entry.stack, follow);
-    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
+    // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
+    // InvalidSpec, but the check-ins go on: only a newer release can end it.
+    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile], ...(channel ? { channel } : {}) };
     this.lastValid.set(name, entry.stack);
     return { desired: { valid: true, target: resolved.target }, watch: [resolved.composeFile] };
   }
@@ -199,10 +205,9 @@ export class Reconciler {
       progress = interrupted(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
-    const { desired, watch } = await this.loadDesired(name, file, recorded.applied);
-    const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
-      ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
-      : undefined;
+    const { desired, watch, channel: invalidChannel } = await this.loadDesired(name, file, recorded.applied);
+    const channel = desired.valid ? desired.target.stack.spec.channel : invalidChannel;
+    const channelTarget = channel !== undefined ? { stack: name, channel, manifest: file } : undefined;
     const prefetch = await this.offeredImages(desired);
     const last = this.lastValid.get(name);
     const project = desired.valid
