@@ -167,3 +167,37 @@ test('a full or read-only state folder is logged while berth keeps running, and 
   assert.ok((await stat(join(d.state, '_files', 'first.yaml', 'status.yaml'))).isFile());
   await p.stop();
 });
+
+test('a new file declaring a stack name another file holds is InvalidSpec naming both, also after a restart, and berth keeps running', async () => {
+  const d = await berthDirs('duplicate');
+  const name = uniqueName('robust-dup');
+  await mkdir(join(d.manifests, name));
+  await writeFile(join(d.manifests, name, 'compose.yaml'), 'services:\n  web:\n    image: placeholder\n');
+  const holder = join(d.manifests, `${name}.yaml`);
+  await writeFile(holder, stackManifest({ name, version: '1.0.0', images: { web: PINNED }, mode: 'disabled' }));
+  let p = BerthProcess.start(d);
+  await p.started();
+  const statusFile = join(d.state, name, 'status.yaml');
+  await waitForFile(p, statusFile, (t) => t.includes(`manifest: ${holder}`));
+
+  // The copy's file name sorts first: name order alone would give it the stack.
+  const copy = join(d.manifests, `a-copy-of-${name}.yaml`);
+  await writeFile(copy, stackManifest({ name, version: '2.0.0', images: { web: PINNED }, mode: 'disabled' }));
+  const copyStatus = join(d.state, '_files', `a-copy-of-${name}.yaml`, 'status.yaml');
+  const reported = await waitForFile(p, copyStatus);
+  assert.match(reported, /InvalidSpec/);
+  assert.ok(reported.includes(copy) && reported.includes(holder), reported);
+  assert.match(await readFile(statusFile, 'utf8'), new RegExp(`manifest: ${holder}`));
+  assert.equal(p.exit, undefined, await p.logTail());
+  await p.stop();
+
+  // A restarted berth knows nothing of the first one's scans: one pass over every stack
+  // (--once, so every pass has run when it exits) must still give the name to the holder.
+  await rm(copyStatus);
+  p = BerthProcess.start({ ...d, logFile: `${d.logFile}.2`, args: ['--once'] });
+  const exit = await p.exited;
+  assert.equal(exit.signal, null, await p.logTail());
+  assert.match(await readFile(copyStatus, 'utf8'), /already declared/);
+  assert.match(await readFile(statusFile, 'utf8'), new RegExp(`manifest: ${holder}`));
+  assert.match(await readFile(statusFile, 'utf8'), /targetVersion: 1\.0\.0/);
+});
