@@ -235,7 +235,13 @@ export class Operator {
   private onWatcherError(err: Error): void {
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     const first = !this.watcherErrors.has(code);
+    const fellBack = this.watcherErrors.size === 0;
     this.watcherErrors.add(code);
+    if (fellBack && this.running) {
+      // The next rescan would otherwise still wait out the full interval.
+      this.clock.clearTimeout(this.rescanTimer);
+      this.rescanEvery((this.opts.rescanSeconds ?? 60) * 1000);
+    }
     this.log[first ? 'warn' : 'debug'](
       { err, path: (err as NodeJS.ErrnoException).path, rescanSeconds: WATCHER_FALLBACK_MS / 1000 },
       `the file watcher failed (${code}); changes are found by rescanning the manifests folder every ${WATCHER_FALLBACK_MS / 1000} s instead` +

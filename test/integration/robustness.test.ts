@@ -86,6 +86,7 @@ test('manifests and compose files that cannot be read as files are reported unde
   await waitForFile(p, of('bomb.yaml'), (t) => t.includes('aliases'));
   await waitForFile(p, join(d.state, loopName, 'status.yaml'), (t) => t.includes('ELOOP'));
   await waitForFile(p, join(d.state, fifoName, 'status.yaml'), (t) => t.includes('FIFO'));
+  await p.waitForLog(/"level":40,.*the file watcher failed \(ELOOP\); changes are found by rescanning the manifests folder every 5 s instead/);
   // A file added now is still noticed and reported: the scan goes on beside the bad ones.
   await writeFile(join(m, 'late.yaml'), 'kind: Stack\n');
   await waitForFile(p, of('late.yaml'));
