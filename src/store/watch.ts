@@ -11,7 +11,12 @@ export interface FileWatcher {
   close(): Promise<void>;
 }
 
-export function watchManifests(dir: string, onChange: (file: string) => void): FileWatcher {
+/**
+ * `onError` hears what the watcher cannot do (the inotify limit, too many open files, a
+ * path it cannot follow such as a symlink loop): without a listener such an error would end
+ * berth. Events may be missed from then on, so the caller should rescan more often.
+ */
+export function watchManifests(dir: string, onChange: (file: string) => void, onError: (err: Error) => void): FileWatcher {
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
     depth: 0,
@@ -22,7 +27,9 @@ export function watchManifests(dir: string, onChange: (file: string) => void): F
   const fire = (path: string) => {
     if (tracked.has(path) || isManifestFile(basename(path))) onChange(path);
   };
-  watcher.on('add', fire).on('change', fire).on('unlink', fire);
+  watcher.on('add', fire).on('change', fire).on('unlink', fire).on('error', (err: unknown) => {
+    onError(err instanceof Error ? err : new Error(String(err)));
+  });
   return {
     track(files) {
       for (const f of files) {

@@ -395,3 +395,41 @@ async function waitForReports(vendor: Vendor, pred: (rs: Array<Record<string, un
   }
   throw new Error(`the feed received no matching report; it received: ${JSON.stringify(vendor.server.reports)}`);
 }
+
+describe('a release the Stack cannot use', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a release whose compose file lacks a service the Stack pins is InvalidSpec; the next good release is applied by itself', async () => {
+    const name = uniqueName('unusable');
+    const local = await Vendor.create();
+    try {
+      await local.publish('1.0.0', { web: v1.pinned });
+      // The Stack pins the image of its own `cache` service; releases bring `web`.
+      const stack: StackFields = {
+        name,
+        images: { cache: worker.pinned },
+        channel: { url: local.server.url, publicKey: local.publicKeyFile },
+        health: { stableForSeconds: 1, progressDeadlineSeconds: 60 },
+      };
+      await h.writeStack(stack, composeFile({ web: 'placeholder', cache: 'placeholder' }));
+      await h.waitFor({ stack: name }, 'installed 1.0.0', isReady('1.0.0'));
+
+      await local.publish('1.1.0', { web: v11.pinned }, { compose: composeFile({ web: 'placeholder' }) });
+      const bad = await h.waitFor({ stack: name }, '1.1.0 refused as InvalidSpec', (x) => condition(x, 'Ready')?.reason === 'InvalidSpec');
+      assert.equal(bad.status.currentVersion, '1.0.0', 'what runs stays');
+
+      await local.publish('1.2.0', { web: v2.pinned });
+      await h.waitFor({ stack: name }, 'the good release 1.2.0 applied by itself', isReady('1.2.0'), 60_000);
+      assert.deepEqual(await servicesOf(name), ['cache', 'web']);
+    } finally {
+      await local.close();
+    }
+  });
+});
