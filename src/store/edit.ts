@@ -212,14 +212,30 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
   if (!isMap(spec) || spec.flow) return undefined;
   const versionPair = pairOf(spec, 'version');
   const version = versionPair?.value;
-  if (!versionPair || !singleLine(version)) return undefined;
-  const specIndent = isScalar(versionPair.key) && versionPair.key.range ? indentOf(versionPair.key.range[0]) : undefined;
+  const firstKey = spec.items[0]?.key;
+  const specIndent = isScalar(firstKey) && firstKey.range ? indentOf(firstKey.range[0]) : undefined;
   if (specIndent === undefined) return undefined;
 
   const edits: Replacement[] = [];
-  if (version.value !== edit.version) {
-    edits.push(value(version.range, version.type, edit.version));
+  // New lines that belong right after spec.version, in this order: version (when the stack
+  // had none), approve, images. One insertion, so they cannot land in each other's order.
+  const afterVersion: string[] = [];
+  let afterVersionAt: number;
+  if (versionPair !== undefined) {
+    if (!singleLine(version)) return undefined;
+    if (version.value !== edit.version) edits.push(value(version.range, version.type, edit.version));
+    afterVersionAt = lineEnd(Math.max(version.range[2] - 1, version.range[1]));
+  } else {
+    // A stack that follows its channel has no spec.version: the new line goes before
+    // spec.channel (or after the last field), so everything the person wrote stays as it was.
+    const channelPair = pairOf(spec, 'channel');
+    const lastPair = spec.items[spec.items.length - 1];
+    const at = channelPair !== undefined ? linesOf(channelPair)?.[0] : lastPair !== undefined ? linesOf(lastPair)?.[1] : undefined;
+    if (at === undefined) return undefined;
+    afterVersionAt = at;
+    afterVersion.push(`${specIndent}version: ${renderScalar(edit.version, undefined)}${eol}`);
   }
+  const quoting = isScalar(version) ? version.type : undefined;
   if (edit.approve !== undefined) {
     const approvePair = pairOf(spec, 'approve');
     const approve = approvePair?.value;
@@ -227,9 +243,8 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
       if (!singleLine(approve)) return undefined;
       if (approve.value !== edit.approve) edits.push(value(approve.range, approve.type, edit.approve));
     } else {
-      // Right after spec.version, in its indentation and quoting, so the two read together.
-      const at = lineEnd(Math.max(version.range[2] - 1, version.range[1]));
-      edits.push({ start: at, end: at, text: `${lineBreakAt(at)}${specIndent}approve: ${renderScalar(edit.approve, version.type)}${eol}` });
+      // Right after spec.version, in its quoting, so the two read together.
+      afterVersion.push(`${specIndent}approve: ${renderScalar(edit.approve, quoting)}${eol}`);
     }
   }
 
@@ -277,8 +292,11 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
     const block = `${specIndent}images:${eol}${entries.map(([n, i]) => entryLine(entryIndent, n, i, eol)).join('')}`;
     const lines = imagesPair ? linesOf(imagesPair) : undefined;
     if (imagesPair && !lines) return undefined;
-    const start = lines ? lines[0] : lineEnd(Math.max(version.range[2] - 1, version.range[1]));
-    edits.push({ start, end: lines ? lines[1] : start, text: lineBreakAt(start) + block });
+    if (lines) edits.push({ start: lines[0], end: lines[1], text: lineBreakAt(lines[0]) + block });
+    else afterVersion.push(block);
+  }
+  if (afterVersion.length > 0) {
+    edits.push({ start: afterVersionAt, end: afterVersionAt, text: lineBreakAt(afterVersionAt) + afterVersion.join('') });
   }
 
   // Back to front, so each range still points at the original bytes.

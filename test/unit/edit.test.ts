@@ -117,6 +117,32 @@ spec:
     for (const i of [7, 9, 12]) assert.equal(after[i]!.indexOf('#'), before[i]!.indexOf('#'), `line ${i + 1} keeps its comment column`);
   });
 
+  test('a channel stack without spec.version gets version and images as new lines; every other line stays as it was', async () => {
+    const CHANNEL = `apiVersion: berth.dev/v1alpha1   # the API
+kind: Stack                      # a berth stack
+metadata:
+  name: shop                     # also the project
+spec:
+  compose:
+    file: shop/compose.yaml      # the first shape
+  mode: notify                   # a person approves
+  channel:
+    url: https://updates.example.com/shop   # the vendor's feed
+    publicKey: vendor.pem                   # pinned key
+  resyncSeconds: 30              # look again
+`;
+    await writeFile(file, CHANNEL);
+    await setStackTarget(file, { version: '1.3.0', images: { web: WEB_D }, approve: '1.3.0' });
+    const after = (await readFile(file, 'utf8')).split('\n');
+    const added = after.filter((line) => !CHANNEL.split('\n').includes(line));
+    assert.deepEqual(added, ['  version: 1.3.0', '  approve: 1.3.0', '  images:', `    web: ${WEB_D}`]);
+    assert.deepEqual(
+      after.filter((line) => !added.includes(line)),
+      CHANNEL.split('\n'),
+      'every line of the person is kept, in order, byte for byte',
+    );
+  });
+
   test('approve is added after version when the manifest has none, and left alone when not asked for', async () => {
     await writeFile(file, MANIFEST.replace('mode: auto', 'mode: notify'));
     await setStackTarget(file, { version: '1.3.0', images: { web: WEB_A, db: DB_B, cache: CACHE_C }, approve: '1.3.0' });
