@@ -7,7 +7,7 @@ import type { HistoryEntry, StackStatus } from '../api/types.js';
 import { parseStack } from '../api/validate.js';
 import { resolveTargetFile } from '../controller/target-file.js';
 import { findGitCheckout, setStackTarget } from '../store/edit.js';
-import { writeRollbackRequest } from '../store/rollback-request.js';
+import { clearRollbackRequest, writeRollbackRequest } from '../store/rollback-request.js';
 import { InvalidManifestError } from '../api/validate.js';
 import type { RevisionRecord } from '../plan/types.js';
 import { StateStore } from '../store/state.js';
@@ -127,6 +127,15 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
   // has decided, so the rollback carries its own approval.
   const notify = parseStack(manifest, text).spec.mode === 'notify';
   const edit = { version: record.version, images: record.images, ...(notify ? { approve: record.version } : {}) };
+  // Written before the manifest: a running berth may pick the edit up at once, and the
+  // revision it writes must find the request already there.
+  await writeRollbackRequest(store, opts.name, {
+    version: record.version,
+    images: record.images,
+    ...(s.revision !== undefined ? { fromRevision: s.revision } : {}),
+    toRevision: record.revision,
+    requested: new Date().toISOString(),
+  });
   let result;
   try {
     result = await setStackTarget(manifest, edit, {
@@ -138,6 +147,7 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
       },
     });
   } catch (err) {
+    await clearRollbackRequest(store, opts.name);
     if (!(err instanceof InvalidManifestError)) throw err;
     process.stderr.write(
       `berth rollback: revision ${record.revision} (version ${record.version}) ran the compose file${shipped} (kept at ${ranCompose});` +
@@ -155,15 +165,9 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
   const resolved = await resolveTargetFile(manifest, edited);
   const lines: string[] = [];
   if (!result.changed) {
+    await clearRollbackRequest(store, opts.name);
     lines.push(`${manifest} already asks for version ${record.version} (revision ${record.revision}); nothing changed.`);
   } else {
-    await writeRollbackRequest(store, opts.name, {
-      version: record.version,
-      images: record.images,
-      ...(s.revision !== undefined ? { fromRevision: s.revision } : {}),
-      toRevision: record.revision,
-      requested: new Date().toISOString(),
-    });
     lines.push(
       `${opts.name}: spec.version ${result.before.version ?? '-'} -> ${record.version}, spec.images set to those of revision ${record.revision}` +
         `${edit.approve !== undefined ? `, spec.approve set to ${edit.approve} (the stack is in notify mode; this rollback is the approval)` : ''}, in ${manifest}.`,

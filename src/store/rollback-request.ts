@@ -27,6 +27,11 @@ export async function writeRollbackRequest(state: StateStore, stack: string, req
   await writeFileAtomic(pathOf(state, stack), stringify(request), PRIVATE.file, PRIVATE.dir);
 }
 
+/** Withdraws a request whose manifest edit did not happen (refused, or nothing to change). */
+export async function clearRollbackRequest(state: StateStore, stack: string): Promise<void> {
+  await rm(pathOf(state, stack), { force: true });
+}
+
 /**
  * The record as it should be written: marked as a rollback when it is what the pending
  * request asked for. The request is consumed either way; a damaged one is dropped (it only

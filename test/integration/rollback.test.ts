@@ -287,6 +287,8 @@ test('rollback of a channel stack whose release shipped its own compose file: re
     assert.ok(refused.stderr.includes(store.revisionComposePath(name, 1)), refused.stderr);
     assert.match(refused.stderr, /spec\.images names "worker", which .* does not define/);
     assert.match(refused.stderr, /Nothing was written/);
+    const request = await readFile(join(store.root, name, 'rollback-request.yaml'), 'utf8').catch(() => undefined);
+    assert.equal(request, undefined, 'a refused rollback leaves no request behind to mislabel a later revision');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
