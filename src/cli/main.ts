@@ -11,7 +11,7 @@ const USAGE = `berth — an update operator for Docker Compose deployments
 Usage:
   berth run --manifests DIR --state DIR [--once] [--workers N] [--log-level info]
       Converge every Stack in DIR (one per *.yaml file) and keep it converged.
-      --once: one pass over every stack, then exit (non-zero if any failed).
+      --once: one pass over every stack, then exit (1 if any stack did not end on its target).
   berth validate FILE...
       Check Stack manifests against the schema.
   berth get [--state DIR]
