@@ -13,7 +13,14 @@
 //   feedVerify: accepting a channel index of N signed releases (parse, schema, ed25519 per
 //     release), beside JSON.parse alone of the same text: what trusting nothing unverified
 //     costs per check-in. BERTH_BENCH_ONLY=feedVerify runs just this one.
+//   soak: the operator running one small stack through N cycles of an update and a
+//     rollback (the manifest edit `berth rollback` makes), N=500 or BERTH_BENCH_SOAK_CYCLES;
+//     RSS (after a full GC) and active handles (process.getActiveResourcesInfo) after a
+//     warm-up cycle and at the end, and their growth: a leak shows as growth with N.
+//     BERTH_BENCH_ONLY=soak runs just this one. Not part of `npm test`: it takes minutes.
 import { execFile } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +36,7 @@ import { parseIndex } from '../src/sources/feed.js';
 import { generateSigningKeys, parsePublicKey, parsePrivateKey, signRelease } from '../src/sources/signing.js';
 import { scanManifests } from '../src/store/manifests.js';
 import { StateStore } from '../src/store/state.js';
+import { setStackTarget } from '../src/store/edit.js';
 import { removeProject, requireEngine, uniqueName } from '../test/support/engine.js';
 import { Harness, isReady, stackManifest } from '../test/support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../test/support/images.js';
@@ -228,7 +236,79 @@ async function feedVerify(count: number) {
   return { releases: count, bytes: text.length, acceptMs: Math.round(ms * 10) / 10, jsonParseMs: Math.round(median(parseOnly) * 100) / 100, ratioAcceptToParse: Math.round((ms / median(parseOnly)) * 10) / 10 };
 }
 
+const SOAK_CYCLES = Number(process.env['BERTH_BENCH_SOAK_CYCLES'] ?? 500);
+
+/** A full collection, so RSS and heap say what is still reachable, not what the GC has not got to. */
+function collectGarbage(): void {
+  if (typeof globalThis.gc !== 'function') {
+    setFlagsFromString('--expose-gc');
+    globalThis.gc = runInNewContext('gc') as typeof globalThis.gc;
+  }
+  globalThis.gc!();
+}
+
+function footprint() {
+  collectGarbage();
+  const { rss, heapUsed } = process.memoryUsage();
+  const active = process.getActiveResourcesInfo();
+  const byType: Record<string, number> = {};
+  for (const t of active) byType[t] = (byType[t] ?? 0) + 1;
+  return { rssMiB: Math.round((rss / 2 ** 20) * 10) / 10, heapUsedMiB: Math.round((heapUsed / 2 ** 20) * 10) / 10, activeResources: active.length, activeByType: byType };
+}
+
+async function soak(cycles: number, a: TestImage, b: TestImage) {
+  if (!Number.isInteger(cycles) || cycles < 1) throw new Error(`BERTH_BENCH_SOAK_CYCLES must be a whole number ≥ 1, not ${process.env['BERTH_BENCH_SOAK_CYCLES']}`);
+  const h = await Harness.create();
+  const name = uniqueName('soak');
+  // No stability window, and few revisions kept, so every cycle also prunes one.
+  const fields = { name, health: { stableForSeconds: 0 }, rollback: { keep: 3 } };
+  const settled = (version: string) => (s: Parameters<ReturnType<typeof isReady>>[0]) => isReady(version)(s) && s.status.operation === undefined;
+  try {
+    const manifest = await h.writeStack({ ...fields, version: '1', images: { web: a.pinned } }, stringify({ services: { web: { image: a.ref } } }));
+    await h.start();
+    await h.waitFor({ stack: name }, 'first deploy', settled('1'));
+    const cycle = async (i: number) => {
+      await h.writeStack({ ...fields, version: '2', images: { web: b.pinned } });
+      await h.waitFor({ stack: name }, `cycle ${i}: update to 2`, settled('2'));
+      // What `berth rollback shop --to <revision of 1>` writes.
+      await setStackTarget(manifest, { version: '1', images: { web: a.pinned } });
+      await h.waitFor({ stack: name }, `cycle ${i}: rollback to 1`, settled('1'));
+    };
+    // The first cycle fills caches and pools that are made once; growth is measured after it.
+    await cycle(0);
+    const start = footprint();
+    const t0 = performance.now();
+    for (let i = 1; i <= cycles; i++) await cycle(i);
+    const ms = performance.now() - t0;
+    const end = footprint();
+    const ratio = (x: number, y: number) => Math.round((x / y) * 1000) / 1000;
+    return {
+      cycles,
+      msPerCycle: Math.round(ms / cycles),
+      start,
+      end,
+      growth: { rss: ratio(end.rssMiB, start.rssMiB), heapUsed: ratio(end.heapUsedMiB, start.heapUsedMiB), activeResources: ratio(end.activeResources, start.activeResources) },
+      passes: h.operator?.passes,
+      note: 'each cycle: manifest edit to version 2 (other digest) until Ready, then the edit berth rollback makes back to 1 until Ready; measured after one warm-up cycle; growth = end / start, a leak-free run stays near 1 (target < 1.10)',
+    };
+  } finally {
+    await h.close();
+  }
+}
+
 async function main() {
+  if (process.env['BERTH_BENCH_ONLY'] === 'soak') {
+    await requireEngine();
+    const tag = uniqueName('soak');
+    const a = await buildTestImage({ name: tag, variant: 'a' });
+    const b = await buildTestImage({ name: tag, variant: 'b' });
+    try {
+      process.stdout.write(JSON.stringify({ soak: await soak(SOAK_CYCLES, a, b) }, null, 2) + '\n');
+    } finally {
+      await removeTestImages([a, b]);
+    }
+    return;
+  }
   if (process.env['BERTH_BENCH_ONLY'] === 'feedVerify') {
     // The one benchmark that needs no engine, for a quick look.
     process.stdout.write(JSON.stringify({ feedVerify: [await feedVerify(10), await feedVerify(200)] }, null, 2) + '\n');
@@ -248,6 +328,7 @@ async function main() {
     const edit = await editToHealthy(h1, h2);
     const failure = await failureToLastGood(engine, h1, sick);
     const feed = [await feedVerify(10), await feedVerify(200)];
+    const soaked = await soak(SOAK_CYCLES, plain, h1);
     const result = {
       benchmark: 'berth v1',
       date: new Date().toISOString(),
@@ -257,6 +338,7 @@ async function main() {
       editToHealthy: edit,
       failureToLastGood: failure,
       feedVerify: feed,
+      soak: soaked,
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
