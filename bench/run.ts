@@ -312,12 +312,13 @@ async function main() {
   if (process.env['BERTH_BENCH_ONLY'] === 'soak') {
     await requireEngine();
     const tag = uniqueName('soak');
-    const a = await buildTestImage({ name: tag, variant: 'a' });
-    const b = await buildTestImage({ name: tag, variant: 'b' });
+    const images: TestImage[] = [];
     try {
-      process.stdout.write(JSON.stringify({ soak: await soak(SOAK_CYCLES, a, b) }, null, 2) + '\n');
+      images.push(await buildTestImage({ name: tag, variant: 'a' }));
+      images.push(await buildTestImage({ name: tag, variant: 'b' }));
+      process.stdout.write(JSON.stringify({ soak: await soak(SOAK_CYCLES, images[0]!, images[1]!) }, null, 2) + '\n');
     } finally {
-      await removeTestImages([a, b]);
+      await removeTestImages(images);
     }
     return;
   }
