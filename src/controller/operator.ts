@@ -203,6 +203,8 @@ export class Operator {
     const lock = (this.lock = await this.takeLock('berth run'));
     lock.signal.addEventListener('abort', () => this.onLockLost(lock.signal.reason as Error), { once: true });
     await this.channelParts();
+    // Lost before it ran, stop() had nothing to stop: do not start either.
+    lock.signal.throwIfAborted();
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);
     // Whatever was in flight when the last berth stopped may have lost its containers since
