@@ -32,7 +32,7 @@ import { buildStatus, type StatusInput } from '../plan/status.js';
 import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
 import { instanceId } from '../store/channel.js';
 import { readManifest } from '../store/manifests.js';
-import { withRollbackCause } from '../store/rollback-request.js';
+import { writeRevisionWithCause } from '../store/rollback-request.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Clock } from './clock.js';
@@ -453,7 +453,7 @@ export class Reconciler {
       case 'writeRevision':
         try {
           // A person's `berth rollback` marks the revision it produces as a rollback.
-          await state.writeRevision(await withRollbackCause(state, step.record), step.composeText);
+          await writeRevisionWithCause(state, step.record, step.composeText);
         } catch (err) {
           throw new StepError('WriteFailed', `writing revision ${step.record.revision} failed: ${(err as Error).message}`, {
             cause: err,

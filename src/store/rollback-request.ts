@@ -33,15 +33,19 @@ export async function clearRollbackRequest(state: StateStore, stack: string): Pr
 }
 
 /**
- * The record as it should be written: marked as a rollback when it is what the pending
- * request asked for. The request is consumed either way; a damaged one is dropped (it only
- * labels a revision, it never decides what runs).
+ * Writes revision `record` (StateStore.writeRevision), marked as a rollback when it is what
+ * the pending request asked for. Once the revision is on disk the request is used up either
+ * way; a damaged or unreadable one is ignored (it only labels a revision, it never decides
+ * what runs).
  */
-export async function withRollbackCause(state: StateStore, record: RevisionRecord): Promise<RevisionRecord> {
+export async function writeRevisionWithCause(state: StateStore, record: RevisionRecord, composeText: string): Promise<void> {
   const path = pathOf(state, record.stack);
   const text = await readIfExists(path).catch(() => undefined);
-  if (text === undefined) return record;
-  await rm(path, { force: true });
+  await state.writeRevision(text === undefined ? record : withCause(record, text), composeText);
+  if (text !== undefined) await rm(path, { force: true }).catch(() => undefined);
+}
+
+function withCause(record: RevisionRecord, text: string): RevisionRecord {
   let request: Partial<RollbackRequest>;
   try {
     request = (parse(text) ?? {}) as Partial<RollbackRequest>;
