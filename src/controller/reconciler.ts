@@ -22,14 +22,18 @@ import { stableHash } from '../plan/hash.js';
 import {
   abandonOperation,
   afterComposeUp,
+  engineWentAway,
   interrupted,
   progressOf,
   withComposePid,
   withStep,
 } from '../plan/progress.js';
+import { resumeAfterRestart } from '../plan/resume.js';
 import { buildStatus, type StatusInput } from '../plan/status.js';
 import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
+import { instanceId } from '../store/channel.js';
 import { readManifest } from '../store/manifests.js';
+import { writeRevisionWithCause } from '../store/rollback-request.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Clock } from './clock.js';
@@ -111,6 +115,9 @@ export class Reconciler {
   /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
   private readonly engineDropped = new Set<string>();
   private readonly models: ModelSource;
+  /** Stacks this berth has had a pass of: the first one picks up what an earlier berth left. */
+  private readonly resumed = new Set<string>();
+  private instanceId: Promise<string> | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.releases = new ReleaseCache(deps.state);
@@ -144,7 +151,7 @@ export class Reconciler {
     applied: RevisionRecord | undefined,
     progress: Progress,
     previous: StackStatus | undefined,
-  ): Promise<{ desired: Desired; watch: string[] }> {
+  ): Promise<{ desired: Desired; watch: string[]; channel?: CheckInTarget['channel'] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
     // Every place the mode can still be read (see plan/mode.ts): a valid manifest whose
@@ -173,7 +180,9 @@ export class Reconciler {
           }
         : undefined;
     const resolved = await resolveTargetFile(file, entry.stack, this.models, follow);
-    if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs };
+    // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
+    // InvalidSpec, but the check-ins go on: only a newer release can end it.
+    if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs, ...(channel ? { channel } : {}) };
     this.lastValid.set(name, entry.stack);
     return { desired: { valid: true, target: resolved.target }, watch: resolved.inputs };
   }
@@ -207,9 +216,10 @@ export class Reconciler {
   }
 
   /**
-   * The engine connection dropped (its event stream ended), or berth just started and cannot
-   * know what happened while it was down: an operation in flight may have had its
-   * containers stopped under it, so it repeats compose up (idempotent) before it is judged.
+   * The engine connection dropped (its event stream ended): an operation in flight may have
+   * had its containers stopped under it, so it repeats compose up (idempotent) before it is
+   * judged. At start-up berth cannot know what happened while it was down: a stack's first
+   * pass looks at what runs instead (see resumeAfterRestart).
    */
   noteEngineInterruption(): void {
     for (const name of this.deps.index.stackNames()) this.engineDropped.add(name);
@@ -225,14 +235,15 @@ export class Reconciler {
 
     let progress = progressOf(previous);
     const leftCompose = composeOf(progress);
-    if (this.engineDropped.delete(name) && isMidApply(progress)) {
-      progress = interrupted(progress, 'the engine connection dropped while it ran');
+    const firstPass = !this.resumed.has(name);
+    this.resumed.add(name);
+    if (this.engineDropped.delete(name) && !firstPass && isMidApply(progress)) {
+      progress = engineWentAway(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
-    const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress, previous);
-    const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
-      ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
-      : undefined;
+    const { desired, watch, channel: invalidChannel } = await this.loadDesired(name, file, recorded.applied, progress, previous);
+    const channel = desired.valid ? desired.target.stack.spec.channel : invalidChannel;
+    const channelTarget = channel !== undefined ? { stack: name, channel, manifest: file } : undefined;
     const prefetch = await this.offeredImages(desired);
     const last = this.lastValid.get(name);
     const project = desired.valid
@@ -246,13 +257,21 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof EngineError && previous !== undefined && isMidApply(progress)) {
         // The engine is gone mid-update: whatever it ran may be stopped when it comes back.
-        const marked = interrupted(progress, `the engine became unreachable: ${err.message}`);
+        const marked = engineWentAway(progress, `the engine became unreachable: ${err.message}`);
         // `progress` may carry the mark already (from the event stream); what counts is whether the disk has it.
         if (marked.operation !== undefined && previous.status.operation?.interrupted === undefined) {
           await this.deps.state.writeStatus(key, { ...previous, status: { ...previous.status, operation: marked.operation } });
         }
       }
       throw err;
+    }
+    if (firstPass) {
+      // What a berth before this one left under verification keeps its deadline.
+      const resume = resumeAfterRestart(progress.operation, recorded.operating, observed);
+      if (resume.reapply) {
+        progress = interrupted(progress, resume.why);
+        ({ observed, probes } = await this.observe(project, progress, desired, recorded));
+      } else if (progress.operation?.step === 'verify') slog.info({ revision: progress.operation.revision }, resume.why);
     }
 
     // Every status write of this pass goes through here, so conditions keep their transition times.
@@ -261,7 +280,8 @@ export class Reconciler {
       written = await this.writeStatus(key, { name, desired, previous: written, ...parts });
       return written;
     };
-    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), now: clock.now() });
+    const instance = await this.instance();
+    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), instance, now: clock.now() });
     if (plan.action === 'verify') {
       slog.debug({ reason: plan.reason }, plan.message);
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
@@ -437,7 +457,8 @@ export class Reconciler {
         break;
       case 'writeRevision':
         try {
-          await state.writeRevision(step.record, step.composeText);
+          // A person's `berth rollback` marks the revision it produces as a rollback.
+          await writeRevisionWithCause(state, step.record, step.composeText);
         } catch (err) {
           throw new StepError('WriteFailed', `writing revision ${step.record.revision} failed: ${(err as Error).message}`, {
             cause: err,
@@ -511,7 +532,7 @@ export class Reconciler {
     // A dockerd shutting down removes its socket (compose fails to connect) while a
     // kept-alive connection may still answer a ping: either sign means the engine went away.
     if (ENGINE_GONE.test(failed.message) || !(await this.engineAnswers())) {
-      return { journal: interrupted(journal, `the engine became unreachable: ${failed.message}`), retry: true };
+      return { journal: engineWentAway(journal, `the engine became unreachable: ${failed.message}`), retry: true };
     }
     // Read by the stack's name: `recorded` was loaded before this pass wrote a new revision.
     const operating = await this.deps.state.readRevision(name, op.revision).catch(() => undefined);
@@ -522,12 +543,23 @@ export class Reconciler {
         observed,
         progress: journal,
         newOperationId: randomUUID(),
+        // A rollback renders a revision too; it is stamped like any other.
+        instance: await this.instance(),
         now: this.deps.clock.now(),
       },
       { reason: failed.reason, message: failed.message },
     );
     if (next.action === 'rollback') return { journal: next.progress, retry: false, next };
     return { journal: next.progress, retry: false };
+  }
+
+  /** This berth's instance id (made once per state folder), stamped on the containers it creates. */
+  private instance(): Promise<string> {
+    this.instanceId ??= instanceId(this.deps.state).catch((err: unknown) => {
+      this.instanceId = undefined;
+      throw err;
+    });
+    return this.instanceId;
   }
 
   private async engineAnswers(): Promise<boolean> {
@@ -551,6 +583,7 @@ export class Reconciler {
   /** The manifest is gone: berth stops managing the stack and leaves its containers running. */
   private async markRemoved(name: string, previous: StackStatus | undefined): Promise<ReconcileResult> {
     this.lastValid.delete(name);
+    this.resumed.delete(name);
     if (previous === undefined) return {};
     const conditions = previous.status.conditions.filter((c) => c.type !== 'Ready');
     const old = previous.status.conditions.find((c) => c.type === 'Ready');

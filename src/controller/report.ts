@@ -89,6 +89,8 @@ export class Reporter {
 
   private async send(stack: string, status: StackStatus, spec: ReportChannel): Promise<void> {
     const { state, log, clock } = this.deps;
+    // While an update or rollback is in flight, what runs is not proven yet: report once it settles.
+    if (status.status.operation !== undefined) return;
     const entry = (status.status.history ?? []).find((h) => h.operation === 'update' && h.outcome !== 'Progressing');
     if (entry === undefined || !REPORTABLE.has(entry.outcome)) return;
     const key = `${entry.revision}@${entry.started}`;

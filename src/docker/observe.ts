@@ -1,6 +1,7 @@
 // What runs: the containers of one compose project, found by compose's own labels. A fixed
 // number of engine calls per pass (five), however many services the project has: the list
 // API answers health through filters, so no container needs inspecting one by one.
+import { LABEL_INSTANCE } from '../api/labels.js';
 import type { Health } from '../api/types.js';
 import { LABEL_CONFIG_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, type Observed } from '../plan/types.js';
 import type { Engine } from './engine.js';
@@ -26,6 +27,7 @@ export async function observeProject(engine: Engine, project: string): Promise<O
       const revisionLabel = c.Labels[LABEL_REVISION];
       const revision = revisionLabel !== undefined && /^[0-9]+$/.test(revisionLabel) ? Number(revisionLabel) : undefined;
       const configHash = c.Labels[LABEL_CONFIG_HASH];
+      const instance = c.Labels[LABEL_INSTANCE];
       return {
         id: c.Id,
         name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
@@ -37,6 +39,7 @@ export async function observeProject(engine: Engine, project: string): Promise<O
         ...(typeof c.Created === 'number' ? { created: c.Created * 1000 } : {}),
         ...(revision !== undefined ? { revision } : {}),
         ...(configHash !== undefined ? { configHash } : {}),
+        ...(instance !== undefined && instance !== '' ? { instance } : {}),
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

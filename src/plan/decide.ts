@@ -5,6 +5,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { HEALTH_DEFAULTS, ROLLBACK_DEFAULTS } from '../api/schema.js';
 import type { ResolvedStack } from '../api/types.js';
 import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.js';
+import { approvalHold, bindApproval } from './approval.js';
 import { evaluateGate } from './gate.js';
 import {
   RETRY_ANNOTATION,
@@ -17,7 +18,9 @@ import {
   trimHistory,
   withVerification,
 } from './progress.js';
+import { ADOPT_ANNOTATION } from '../api/labels.js';
 import { modeOfInvalid } from './mode.js';
+import { managedElsewhere } from './ownership.js';
 import { renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
 import type { Desired, Drift, Observed, Plan, PlanAction, PlanInput, Progress, RevisionRecord, Step } from './types.js';
@@ -282,7 +285,7 @@ function quarantineMessage(pass: Pass): string {
   return `version ${q.version} (revision ${q.revision}) failed: ${q.reason}: ${q.message}`;
 }
 
-const RETRY_HINT = `change the spec, or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
+const RETRY_HINT = `name something else in the spec (version, approve, images, compose file or channel), or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
 
 /** No operation in flight: compare what is asked with what berth applied, and start what is needed. */
 function steady(pass: Pass): Plan {
@@ -357,6 +360,7 @@ function steady(pass: Pass): Plan {
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {
+    pass.progress = bindApproval(pass.progress, target, now);
     return keepApplied(pass, applied, {
       reason: 'InSync',
       message: `revision ${applied.revision} (version ${target.version}) is applied`,
@@ -366,8 +370,9 @@ function steady(pass: Pass): Plan {
 
   // A new target that must wait: notify mode without an approval of exactly this version,
   // a release beyond the policy, a cooldown, or a channel that has offered nothing yet.
-  if (target.hold !== undefined) {
-    const why = { ...target.hold };
+  const hold = target.hold ?? approvalHold(target, pass.progress.approval, applied);
+  if (hold !== undefined) {
+    const why = { ...hold };
     if (applied !== undefined) return keepApplied(pass, applied, why);
     return idle(pass, targetRuns(target), why);
   }
@@ -385,7 +390,7 @@ function steady(pass: Pass): Plan {
   }
 
   const revision = Math.max(latest?.revision ?? 0, applied?.revision ?? 0) + 1;
-  const rendered = renderRevision(target, revision, applied?.services ?? []);
+  const rendered = renderRevision(target, revision, applied?.services ?? [], pass.input.instance);
   const record: RevisionRecord = {
     revision,
     stack: target.stack.metadata.name,
@@ -423,7 +428,8 @@ function startUpdate(
   write?: Step,
 ): Plan {
   const { desired, observed, now } = pass.input;
-  const progress = startOperation(pass.progress, {
+  const bound = desired.valid ? bindApproval(pass.progress, desired.target, now) : pass.progress;
+  const progress = startOperation(bound, {
     id: pass.operationId,
     kind: 'update',
     record,
@@ -456,6 +462,13 @@ export function decide(input: PlanInput): Plan {
   let progress: Progress = input.progress ?? { history: [] };
   if (desired.valid) progress = releaseQuarantine(progress, desired.target, input.recorded.applied);
   const pass: Pass = { input, progress, operationId: operationIdOf(input) };
+  const adopt = desired.valid ? desired.target.stack.metadata.annotations?.[ADOPT_ANNOTATION] : undefined;
+  const elsewhere = managedElsewhere({
+    observed: input.observed,
+    ...(input.instance !== undefined ? { instance: input.instance } : {}),
+    ...(adopt !== undefined ? { adopt } : {}),
+  });
+  if (elsewhere !== undefined) return bounded(input, standBack(pass, elsewhere.message));
   let result: Plan | undefined;
   if (progress.operation !== undefined) {
     const continued = continueOperation(pass);
@@ -463,6 +476,20 @@ export function decide(input: PlanInput): Plan {
     else pass.progress = continued.progress;
   }
   return bounded(input, result ?? steady(pass));
+}
+
+/** Another berth manages the project: end what was in flight here, and take no step. */
+function standBack(pass: Pass, message: string): Plan {
+  const { observed, now } = pass.input;
+  let progress = pass.progress;
+  const op = progress.operation;
+  if (op?.kind === 'repair') {
+    const { operation: _dropped, ...rest } = progress;
+    progress = rest;
+  } else if (op !== undefined) {
+    progress = finishOperation(progress, 'Superseded', 'ManagedElsewhere', message, now);
+  }
+  return plan({ action: 'none', steps: [], drift: [], reason: 'ManagedElsewhere', message, awaitingApproval: false, progress }, [], observed);
 }
 
 /** The history as long as the Stack keeps it. */

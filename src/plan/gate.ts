@@ -43,7 +43,7 @@ function latest(a: string | undefined, b: string | undefined): string | undefine
  */
 const STOP_CODES = new Set([0, 130, 137, 143]);
 
-function stoppedFromOutside(c: ObservedContainer): boolean {
+export function stoppedFromOutside(c: ObservedContainer): boolean {
   const code = c.details?.exitCode;
   return c.state === 'exited' && code !== undefined && STOP_CODES.has(code) && c.details?.oomKilled !== true;
 }

@@ -15,6 +15,7 @@ export function progressOf(status: StackStatus | undefined): Progress {
     ...(s.lastGoodRevision !== undefined ? { lastGoodRevision: s.lastGoodRevision } : {}),
     ...(s.operation !== undefined ? { operation: s.operation } : {}),
     ...(s.quarantine !== undefined ? { quarantine: s.quarantine } : {}),
+    ...(s.approval !== undefined ? { approval: s.approval } : {}),
     history: s.history ?? [],
   };
   // A revision applied before berth kept a journal, and healthy then, is the best last-good
@@ -81,7 +82,22 @@ export function interrupted(p: Progress, why: string): Progress {
   return p.operation === undefined || p.operation.interrupted !== undefined ? p : { ...p, operation: { ...p.operation, interrupted: why } };
 }
 
-/** compose up finished: the revision is applied; updates and rollbacks go on to verification. */
+/**
+ * The engine itself went away under the operation (berth saw it go): what it ran was stopped
+ * with it, so compose up runs again and verification starts over with a full deadline.
+ */
+export function engineWentAway(p: Progress, why: string): Progress {
+  const marked = interrupted(p, why);
+  if (marked.operation === undefined || marked === p) return marked;
+  const { verifyDeadline: _reset, ...op } = marked.operation;
+  return { ...marked, operation: op };
+}
+
+/**
+ * compose up finished: the revision is applied; updates and rollbacks go on to verification.
+ * The deadline is set once per operation: compose up run again after a berth restart keeps
+ * it, so restarts cannot postpone the verdict (engineWentAway clears it on purpose).
+ */
 export function afterComposeUp(p: Progress, now: Date, deadlineSeconds: number): Progress {
   const op = p.operation;
   if (op === undefined) return p;
@@ -97,7 +113,7 @@ export function afterComposeUp(p: Progress, now: Date, deadlineSeconds: number):
       ...kept,
       step: 'verify',
       stepStarted: now.toISOString(),
-      verifyDeadline: new Date(now.getTime() + deadlineSeconds * 1000).toISOString(),
+      verifyDeadline: op.verifyDeadline ?? new Date(now.getTime() + deadlineSeconds * 1000).toISOString(),
       restartBaseline: {},
     },
   };

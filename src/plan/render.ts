@@ -3,6 +3,7 @@
 // over for unchanged services matters: compose hashes labels into its config hash, so a
 // fresh label on every service would recreate containers whose definition did not change.
 import { stringify } from 'yaml';
+import { LABEL_INSTANCE } from '../api/labels.js';
 import { stableHash } from './hash.js';
 import { LABEL_REVISION, LABEL_STACK, type ExpectedService, type Target } from './types.js';
 
@@ -30,7 +31,11 @@ function labelsAsMap(labels: unknown): Record<string, string> {
   return {};
 }
 
-export function renderRevision(target: Target, revision: number, previous: ExpectedService[] = []): Rendered {
+/**
+ * `instance` stamps every service with the berth that manages the project. It is not part of
+ * a service's definition hash: it changes only when another berth takes the project over.
+ */
+export function renderRevision(target: Target, revision: number, previous: ExpectedService[] = [], instance?: string): Rendered {
   const prior = new Map(previous.map((s) => [s.name, s]));
   const services: Record<string, Record<string, unknown>> = {};
   const expected: ExpectedService[] = [];
@@ -51,6 +56,7 @@ export function renderRevision(target: Target, revision: number, previous: Expec
       ...labelsAsMap(def['labels']),
       [LABEL_STACK]: target.stack.metadata.name,
       [LABEL_REVISION]: String(labelRevision),
+      ...(instance !== undefined ? { [LABEL_INSTANCE]: instance } : {}),
     };
     services[name] = service;
     expected.push({

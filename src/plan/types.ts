@@ -26,6 +26,8 @@ export interface ObservedContainer {
   imageDigests: string[];
   /** The berth revision label, when berth's rendered file created the container. */
   revision?: number;
+  /** The berth instance that stamped the container (LABEL_INSTANCE), if any. */
+  instance?: string;
   configHash?: string;
   /** When the engine created it, in ms since the epoch (the list API gives whole seconds). */
   created?: number;
@@ -101,6 +103,18 @@ export interface RevisionRecord {
   created: string;
   /** The channel release the revision was made from, when the stack follows a channel. */
   release?: ReleaseProvenance;
+  /** Why the revision was made, when not an ordinary update: a person's `berth rollback`. */
+  cause?: RevisionCause;
+}
+
+/** A revision a person asked for with `berth rollback`: the content of `toRevision`, made anew. */
+export interface RevisionCause {
+  kind: 'rollback';
+  /** The revision that ran when the person asked. */
+  fromRevision?: number;
+  toRevision: number;
+  /** When `berth rollback` edited the manifest. */
+  requested: string;
 }
 
 /** Where a revision's version, images and compose file came from, for audits and reports. */
@@ -193,6 +207,8 @@ export interface PlanInput {
   probes?: ProbeResult[];
   /** A fresh operation id, in case this pass starts one (ids are not the planner's to invent). */
   newOperationId?: string;
+  /** This berth's instance id: stamped on what it renders, and compared with what runs. */
+  instance?: string;
   now: Date;
 }
 

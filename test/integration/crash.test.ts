@@ -403,6 +403,44 @@ describe('berth SIGKILLed while it rolls back a bad update: a restarted berth fi
   });
 });
 
+describe('a berth that keeps restarting while an update is verified', () => {
+  test('keeps restarting: verification resumes with the journalled deadline, compose up is not run again, and the rollback comes at that deadline', async () => {
+    const s = await Scenario.create('k-verify');
+    await s.deployV1(composeFile({ web: 'placeholder' }));
+    // Healthy, but never for long enough: the gate can only fail, and only at the deadline.
+    await s.write({ version: '2.0.0', images: { web: image(v2).pinned }, health: { stableForSeconds: 600, progressDeadlineSeconds: 25 } });
+    let berth = s.start();
+    await berth.started();
+    const verifying = await s.waitFor(berth, 'revision 2 under verification', (st) => st.status.operation?.step === 'verify' && st.status.operation.revision === 2, WAIT_MS, 20);
+    const deadline = verifying.status.operation?.verifyDeadline;
+    assert.ok(deadline !== undefined, `no deadline journalled:\n${stringify(verifying)}`);
+    const logs: BerthProcess[] = [berth];
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await berth.kill()).signal, 'SIGKILL');
+      berth = s.start();
+      logs.push(berth);
+      await berth.started();
+      // Verifying again (after a compose up of its own, if it ran one).
+      await berth.waitForLog(/"reason":"Verifying"/);
+      const journal = await s.status();
+      assert.equal(journal?.status.operation?.verifyDeadline, deadline, `berth #${i + 3} moved the deadline:\n${stringify(journal)}`);
+    }
+    const end = await s.waitFor(berth, 'the update to 2.0.0 to settle', settled('2.0.0'));
+    const show = `\nstatus:\n${stringify(end)}`;
+    assert.equal(condition(end, 'Degraded')?.reason, 'RolledBack', show);
+    assert.deepEqual([end.status.revision, end.status.lastGoodRevision, end.status.currentVersion], [1, 1, '1.0.0'], show);
+    assert.deepEqual(historyOf(end), ['rollback 1 Healthy', 'update 2 RolledBack', 'update 1 Healthy'], 'one history entry per operation, each settled');
+    assert.equal(end.status.quarantine?.reason, 'ProgressDeadlineExceeded', show);
+    assert.match(end.status.quarantine?.message ?? '', new RegExp(`needed by ${deadline.replace(/[.]/g, '\\.')}`));
+    let ups = 0;
+    for (const b of logs) {
+      ups += (await b.log()).split('\n').filter((l) => l.includes('"msg":"compose up finished"') && (JSON.parse(l) as { revision?: number }).revision === 2).length;
+    }
+    assert.equal(ups, 1, 'compose up of revision 2 ran again after a berth restart');
+    await berth.stop();
+  });
+});
+
 describe('the Docker engine restarts in the middle of an update', () => {
   /** Berth running, 1.0.0 up; 2.0.0 written with a gate long enough to restart the engine inside it. */
   async function updateUnderVerification(s: Scenario): Promise<BerthProcess> {

@@ -3,11 +3,12 @@
 // restarted; and a project another berth instance manages is left to it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { instanceId } from '../../src/store/channel.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Harness, composeFile, condition, isReady } from '../support/harness.js';
@@ -133,5 +134,61 @@ describe('disabled is honoured while the manifest is broken', () => {
     const s = (await h.status({ stack: name }))!;
     assert.equal(s.status.mode, 'disabled');
     assert.match(condition(s, 'Ready')!.message, /mode: disabled/);
+  });
+});
+
+describe('two berths with different state folders on one compose project', () => {
+  let first: Harness;
+  let second: Harness;
+  before(async () => {
+    first = await Harness.create();
+    second = await Harness.create();
+    await first.start();
+  });
+  after(async () => {
+    await second.close();
+    await first.close();
+  });
+
+  // Read as berth reads it: the file's place is berth's business (it left the stack namespace).
+  const instanceOf = (h: Harness) => instanceId(h.state);
+  const stamps = async (project: string) => (await containersOf(project)).map((c) => c.Labels['dev.berth.instance']);
+
+  test('the second reports ManagedElsewhere and recreates nothing; adopt hands the project over deliberately', async () => {
+    const name = uniqueName('two');
+    await first.writeStack({ name, version: '1.0.0', images: { web: v1.pinned } }, composeFile({ web: 'placeholder' }));
+    await first.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    const v2Stack = { name, version: '2.0.0', images: { web: v2.pinned } };
+    await first.writeStack(v2Stack);
+    await first.waitFor({ stack: name }, 'Ready at 2.0.0', isReady('2.0.0'));
+    const firstId = await instanceOf(first);
+    assert.deepEqual(await stamps(name), [firstId], 'the containers name the berth that manages them');
+    const before = await snapshot(name);
+
+    // The same stack in a second berth's manifests, with its own state folder.
+    await second.writeStack(v2Stack, composeFile({ web: 'placeholder' }));
+    await second.start();
+    const s = await second.waitFor({ stack: name }, 'ManagedElsewhere', (x) => condition(x, 'Ready')?.reason === 'ManagedElsewhere');
+    assert.match(condition(s, 'Ready')!.message, new RegExp(firstId));
+    assert.match(condition(s, 'Ready')!.message, /berth\.dev\/adopt/);
+    const calls = second.compose!.invocations;
+    await second.morePasses(v2Stack, 3);
+    assert.equal(second.compose!.invocations, calls, 'the second berth ran compose on a project another manages');
+    assert.deepEqual(await snapshot(name), before, 'containers were recreated');
+    assert.equal((await second.status({ stack: name }))!.status.revision, undefined, 'the second berth applied nothing');
+
+    // A deliberate take-over, naming the berth it takes over from.
+    const adopting = { ...v2Stack, annotations: { 'berth.dev/adopt': firstId } };
+    await second.writeStack(adopting);
+    await second.waitFor({ stack: name }, 'Ready at 2.0.0 under the second berth', isReady('2.0.0'));
+    const secondId = await instanceOf(second);
+    assert.deepEqual(await stamps(name), [secondId]);
+    // The first berth now stands back instead of taking the project back.
+    await first.waitFor({ stack: name }, 'ManagedElsewhere on the first berth', (x) => condition(x, 'Ready')?.reason === 'ManagedElsewhere');
+    const handedOver = await snapshot(name);
+    const firstCalls = first.compose!.invocations;
+    await first.morePasses(v2Stack, 3);
+    assert.equal(first.compose!.invocations, firstCalls);
+    assert.deepEqual(await snapshot(name), handedOver);
   });
 });

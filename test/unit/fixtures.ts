@@ -128,6 +128,8 @@ export interface ContainerOptions {
   details?: ContainerDetailsView;
   /** When the engine created it (ms since the epoch). */
   created?: number;
+  /** The berth instance stamped on it (dev.berth.instance). */
+  instance?: string;
 }
 
 let counter = 0;
@@ -146,6 +148,7 @@ export function container(service: string, o: ContainerOptions = {}): ObservedCo
     ...(o.id !== undefined ? { id: o.id } : {}),
     ...(o.details !== undefined ? { details: o.details } : {}),
     ...(o.created !== undefined ? { created: o.created } : {}),
+    ...(o.instance !== undefined ? { instance: o.instance } : {}),
   };
 }
 

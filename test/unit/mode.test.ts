@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { modeWhileInvalid, type ModeEvidence } from '../../src/plan/mode.js';
 import type { UpdateMode } from '../../src/api/types.js';
 import { parseManifest } from '../../src/store/manifests.js';
+import { decide } from '../../src/plan/decide.js';
+import { buildStatus } from '../../src/plan/status.js';
+import type { Desired } from '../../src/plan/types.js';
+import { NOW, invalid, observed, record, recorded, runningOf, target } from './fixtures.js';
 
 describe('modeWhileInvalid', () => {
   const rows: Array<{ name: string; evidence: ModeEvidence; mode: UpdateMode | undefined; handsOff: boolean; because: RegExp }> = [
@@ -57,4 +61,23 @@ describe('the mode an invalid manifest still declares (parseManifest)', () => {
       assert.equal(entry.declaredMode, row.mode);
     });
   }
+});
+
+describe('status.mode while the manifest is broken', () => {
+  const rev1 = record(target(), 1);
+  const status = (desired: Desired) => {
+    const obs = observed(runningOf(rev1));
+    const plan = decide({ desired, recorded: recorded(rev1), observed: obs, now: NOW });
+    return buildStatus({ name: 'shop', desired, recorded: recorded(rev1), observed: obs, plan, progress: plan.progress, now: NOW }).status;
+  };
+  test('records the mode berth acts under, so a restart knows it', () => {
+    assert.equal(status(invalid('auto', { manifestMode: 'disabled' })).mode, 'disabled');
+    assert.equal(status(invalid(undefined, { statusMode: 'disabled' })).mode, 'disabled');
+    assert.equal(status(invalid(undefined, { statusMode: 'notify' })).mode, 'notify');
+  });
+  test('records no mode when none can be read, and Ready says berth keeps its hands off', () => {
+    const s = status(invalid());
+    assert.equal(s.mode, undefined);
+    assert.match(s.conditions.find((c) => c.type === 'Ready')!.message, /neither the manifest nor the status/);
+  });
 });

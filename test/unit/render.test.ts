@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
+import { LABEL_INSTANCE } from '../../src/api/labels.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { resolveTarget, TargetError } from '../../src/plan/target.js';
 import { LABEL_REVISION, LABEL_STACK, type Target } from '../../src/plan/types.js';
@@ -46,6 +47,17 @@ describe('renderRevision', () => {
       assert.equal(labels[LABEL_STACK], STACK, name);
       assert.equal(labels[LABEL_REVISION], '7', name);
     }
+  });
+
+  test('every service is stamped with the berth instance that renders it, outside the definition hash', () => {
+    const plain = renderRevision(target(), 1);
+    const stamped = renderRevision(target(), 1, [], 'instance-a');
+    for (const name of ['web', 'db']) {
+      assert.equal(labelsOf(stamped.composeText, name)[LABEL_INSTANCE], 'instance-a', name);
+      assert.equal(labelsOf(plain.composeText, name)[LABEL_INSTANCE], undefined, name);
+    }
+    // Another instance taking over renders the same definitions: revision labels carry over.
+    assert.deepEqual(renderRevision(target(), 2, stamped.services, 'instance-b').services, stamped.services);
   });
 
   test("list-form labels of the user's file are kept beside berth's", () => {
