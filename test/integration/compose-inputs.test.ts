@@ -80,6 +80,35 @@ describe('.env is part of the revision', () => {
   });
 });
 
+describe('.env in notify mode', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test('a changed variable waits for approval like any other change, and runs once its content is approved', async () => {
+    const name = uniqueName('envnotify');
+    const dotenv = join(h.manifests, name, '.env');
+    const fields: StackFields = { name, version: '1.0.0', mode: 'notify', approve: '1.0.0' };
+    await h.writeStack(fields, COMPOSE);
+    await writeFile(dotenv, `WEB_IMAGE=${good.pinned}\nRELEASE=one\n`);
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+
+    await writeFile(dotenv, `WEB_IMAGE=${good.pinned}\nRELEASE=two\n`);
+    const waiting = await h.waitFor({ stack: name }, 'the new .env waiting for approval', (st) => condition(st, 'AwaitingApproval')?.status === 'True');
+    const hint = /spec\.approve to "(1\.0\.0@[0-9a-f]+)"/.exec(condition(waiting, 'AwaitingApproval')?.message ?? '');
+    assert.ok(hint, `the status says how to approve: ${condition(waiting, 'AwaitingApproval')?.message}`);
+    assert.equal((await web(name)).release, 'one', 'nothing unapproved runs');
+    assert.deepEqual(await h.state.revisionNumbers(name), [1]);
+
+    await h.writeStack({ ...fields, approve: hint[1] });
+    await h.waitFor({ stack: name }, 'the approved .env applied', (st) => isReady('1.0.0')(st) && st.status.revision === 2);
+    assert.equal((await web(name)).release, 'two');
+  });
+});
+
 describe('services as compose resolves them', () => {
   let h: Harness;
   before(async () => {
