@@ -41,6 +41,7 @@ import type { ManifestIndex, WorkKey } from './index.js';
 import { runProbes } from './probes.js';
 import type { CheckInTarget } from './checkin.js';
 import { ReleaseCache } from './releases.js';
+import { keepLegacyKey } from './legacy-revision.js';
 import { resolveTargetFile } from './target-file.js';
 
 export interface ReconcilerDeps {
@@ -184,7 +185,8 @@ export class Reconciler {
     // InvalidSpec, but the check-ins go on: only a newer release can end it.
     if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs, ...(channel ? { channel } : {}) };
     this.lastValid.set(name, entry.stack);
-    return { desired: { valid: true, target: resolved.target }, watch: resolved.inputs };
+    const target = await keepLegacyKey(this.models, resolved.target, applied, this.deps.state.revisionComposePath(name, applied?.revision ?? 0));
+    return { desired: { valid: true, target }, watch: resolved.inputs };
   }
 
   /** The revisions the journal names, read from disk (records are immutable, so cached). */

@@ -402,6 +402,7 @@ function steady(pass: Pass): Plan {
     projectDirectory: target.projectDirectory,
     services: rendered.services,
     ...(rendered.profiles.length > 0 ? { profiles: rendered.profiles } : {}),
+    resolved: true,
     spec: target.stack.spec,
     created: now.toISOString(),
     ...(target.release !== undefined ? { release: target.release } : {}),

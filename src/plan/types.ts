@@ -98,6 +98,8 @@ export interface RevisionRecord {
   services: ExpectedService[];
   /** Profiles the rendered file's services carry: compose up enables them, so every service in it runs. */
   profiles?: string[];
+  /** Rendered from compose's resolved model (absent: an older berth's own reading of the YAML). */
+  resolved?: boolean;
   /** The resolved Stack spec, so berth can act on it when the manifest later goes bad. */
   spec: ResolvedStack['spec'];
   created: string;

@@ -17,6 +17,8 @@ import { ComposeModels } from '../../src/docker/compose-model.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { LABEL_REVISION, LABEL_STACK, type Target } from '../../src/plan/types.js';
 import { releaseCompose } from '../../src/controller/releases.js';
+import { keepLegacyKey } from '../../src/controller/legacy-revision.js';
+import type { RevisionRecord } from '../../src/plan/types.js';
 import { NOW, channelRelease, channelView, feedImage, following, release } from '../unit/fixtures.js';
 
 const run = promisify(execFile);
@@ -422,5 +424,73 @@ describe('resolving only when an input changed', () => {
     assert.equal(((envFile.model['services'] as Model['services'])['app']?.['environment'] as Record<string, string>)['A'], '2');
     assert.equal(calls(), before + 3);
     assert.notEqual(await readFile(join(dir, '.env'), 'utf8'), '');
+  });
+});
+
+describe('a revision an older berth rendered from its own reading of the YAML', () => {
+  const legacyText = (db: string) =>
+    [
+      '# Rendered by berth for stack legacy, revision 3 (version 1.0.0). Do not edit.',
+      'services:',
+      '  web:',
+      `    image: ${PIN}`,
+      '    environment: {MODE: prod, PRICE: "$$5"}',
+      '    labels: {dev.berth.stack: legacy, dev.berth.revision: "3"}',
+      '  db:',
+      `    image: "${db}"`,
+      '    labels: {dev.berth.stack: legacy, dev.berth.revision: "2"}',
+      'x-berth: {stack: legacy, revision: 3, version: 1.0.0}',
+    ].join('\n');
+
+  async function setUp(name: string, compose: string, env: string) {
+    const dir = join(root, name, 'install');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'compose.yaml'), compose);
+    await writeFile(join(dir, '.env'), env);
+    const manifest = join(dir, 'stack.yaml');
+    const stack = parseStack(
+      manifest,
+      stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'Stack', metadata: { name: 'legacy' }, spec: { compose: { file: 'compose.yaml' }, version: '1.0.0', images: { web: PIN } } }),
+    );
+    const models = new ComposeModels(cli);
+    const resolve = async () => {
+      const r = await resolveTargetFile(manifest, stack, models);
+      if ('error' in r) assert.fail(r.error);
+      return r.target;
+    };
+    const today = await resolve();
+    const applied: RevisionRecord = {
+      revision: 3,
+      stack: 'legacy',
+      version: '1.0.0',
+      images: { web: PIN },
+      targetKey: 'key-made-by-the-older-berth',
+      generation: 'g',
+      project: today.project,
+      projectDirectory: dir,
+      services: [],
+      spec: stack.spec,
+      created: new Date(0).toISOString(),
+    };
+    return { dir, models, resolve, today, applied };
+  }
+
+  test("keeps its key when compose reads it as today's inputs, so an upgrade of berth re-applies nothing", async () => {
+    const compose = 'x-b: &b\n  image: vendor/web:1\nservices:\n  web:\n    <<: *b\n    environment: {MODE: prod, PRICE: "$$5"}\n  db: {image: vendor/db:15}\n';
+    const { dir, models, resolve, today, applied } = await setUp('legacy1', compose, '');
+    const legacyFile = join(dir, '..', 'rev3.yaml');
+    await writeFile(legacyFile, legacyText('vendor/db:15'));
+    assert.equal((await keepLegacyKey(models, today, applied, legacyFile)).key, applied.targetKey);
+    assert.equal((await keepLegacyKey(models, today, { ...applied, resolved: true }, legacyFile)).key, today.key, 'a revision rendered from the model has a comparable key of its own');
+    await writeFile(join(dir, 'compose.yaml'), compose.replace('vendor/db:15', 'vendor/db:16'));
+    const changed = await resolve();
+    assert.equal((await keepLegacyKey(models, changed, applied, legacyFile)).key, changed.key, 'a real change is a new revision');
+  });
+
+  test('a revision file that interpolates variables is applied once more, so later .env changes are seen', async () => {
+    const { dir, models, today, applied } = await setUp('legacy2', 'services:\n  web: {image: vendor/web:1, environment: {MODE: prod, PRICE: "$$5"}}\n  db: {image: "vendor/db:${DB}"}\n', 'DB=15\n');
+    const legacyFile = join(dir, '..', 'rev3.yaml');
+    await writeFile(legacyFile, legacyText('vendor/db:${DB}'));
+    assert.equal((await keepLegacyKey(models, today, applied, legacyFile)).key, today.key);
   });
 });
