@@ -4,6 +4,7 @@
 import { basename } from 'node:path';
 import { InvalidManifestError } from '../api/validate.js';
 import type { ManifestEntry } from '../store/manifests.js';
+import { projectHolders, type ProjectClaim } from '../plan/project-claims.js';
 
 export type WorkKey = `stack:${string}` | `file:${string}`;
 
@@ -13,12 +14,18 @@ export const fileKey = (file: string): WorkKey => `file:${basename(file)}`;
 /** Which file the stack's status says held the name when berth last ran (undefined: none known). */
 export type HolderOnDisk = (name: string) => Promise<string | undefined>;
 
+/** The project a stack's applied revision runs under, as its status recorded it (undefined: none). */
+export type RunningProjectOnDisk = (name: string) => Promise<string | undefined>;
+
 export class ManifestIndex {
   private byName = new Map<string, ManifestEntry>();
   private unnamed = new Map<string, ManifestEntry>();
   /** The stack each file held at the last scan; only files of that scan, so it never outgrows the folder. */
   private heldBy = new Map<string, string>();
   private projects = new Map<string, string>();
+  /** The project each stack resolved to (see plan/project-claims.ts), and who holds each project. */
+  private claims = new Map<string, ProjectClaim>();
+  private holders = new Map<string, string>();
 
   /**
    * Takes a new scan; returns every key whose state may have changed (old and new). When
@@ -26,7 +33,7 @@ export class ManifestIndex {
    * as the stack's status recorded it), so a copy dropped beside a manifest never takes the
    * running stack over, whatever its file name. Only with no holder known does name order decide.
    */
-  async update(entries: readonly ManifestEntry[], holderOnDisk: HolderOnDisk): Promise<WorkKey[]> {
+  async update(entries: readonly ManifestEntry[], holderOnDisk: HolderOnDisk, runningOnDisk?: RunningProjectOnDisk): Promise<WorkKey[]> {
     const keys = new Set<WorkKey>(this.keys());
     const claims = new Map<string, ManifestEntry[]>();
     const unnamed = new Map<string, ManifestEntry>();
@@ -44,7 +51,9 @@ export class ManifestIndex {
       const holder = claimants.find((e) => e.file === before) ?? (claimants[0] as ManifestEntry);
       byName.set(name, holder);
       heldBy.set(holder.file, name);
-      if (holder.stack) projects.set(name, holder.stack.spec.compose.project ?? name);
+      const claimed = this.claims.get(name)?.project;
+      if (claimed !== undefined) projects.set(name, claimed);
+      else if (holder.stack) projects.set(name, holder.stack.spec.compose.project ?? name);
       else if (this.projects.has(name)) projects.set(name, this.projects.get(name) as string);
       for (const other of claimants) {
         if (other === holder) continue;
@@ -60,8 +69,47 @@ export class ManifestIndex {
     this.unnamed = unnamed;
     this.heldBy = heldBy;
     this.projects = projects;
+    await this.seedClaims(runningOnDisk);
     for (const k of this.keys()) keys.add(k);
     return [...keys];
+  }
+
+  /**
+   * Claims of stacks this run has not resolved yet, from what their status says runs: a stack
+   * whose containers run under a project keeps it even against one whose pass happens first.
+   */
+  private async seedClaims(runningOnDisk: RunningProjectOnDisk | undefined): Promise<void> {
+    for (const name of [...this.claims.keys()]) {
+      const file = this.byName.get(name)?.file;
+      if (file === undefined) this.claims.delete(name);
+      else if (this.claims.get(name)?.manifest !== file) this.claims.set(name, { ...(this.claims.get(name) as ProjectClaim), manifest: file });
+    }
+    if (runningOnDisk !== undefined) {
+      for (const [name, entry] of this.byName) {
+        if (this.claims.has(name)) continue;
+        const project = await runningOnDisk(name);
+        if (project === undefined) continue;
+        this.claims.set(name, { stack: name, manifest: entry.file, project, running: true });
+        this.projects.set(name, project);
+      }
+    }
+    this.rehold();
+  }
+
+  private rehold(): void {
+    this.holders = new Map([...projectHolders(this.claims.values(), this.holders)].map(([p, c]) => [p, c.stack]));
+  }
+
+  /**
+   * Records the project a stack's pass resolved; returns the claim of the other stack that
+   * holds that project, if one does (this stack must then not run under it).
+   */
+  claimProject(claim: ProjectClaim): ProjectClaim | undefined {
+    this.claims.set(claim.stack, claim);
+    if (this.byName.has(claim.stack)) this.projects.set(claim.stack, claim.project);
+    this.rehold();
+    const holder = this.holders.get(claim.project);
+    return holder !== undefined && holder !== claim.stack ? this.claims.get(holder) : undefined;
   }
 
   /** How many files the index remembers a stack name for (for leak tests). */

@@ -91,7 +91,9 @@ export class Operator {
   /** Reads the manifests folder and returns every key that needs a pass. */
   private async rescan(): Promise<WorkKey[]> {
     const holderOnDisk = (name: string) => this.opts.state.readStatus({ stack: name }).then((s) => s?.status.manifest, () => undefined);
-    return this.index.update(await scanManifests(this.opts.manifestsDir), holderOnDisk);
+    const runningOnDisk = (name: string) =>
+      this.opts.state.readStatus({ stack: name }).then((s) => (s?.status.revision !== undefined ? s.status.project : undefined), () => undefined);
+    return this.index.update(await scanManifests(this.opts.manifestsDir), holderOnDisk, runningOnDisk);
   }
 
   /** One pass over every stack, then return: for cron jobs and scripts (`berth run --once`). */

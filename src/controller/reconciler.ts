@@ -43,6 +43,7 @@ import type { CheckInTarget } from './checkin.js';
 import { ReleaseCache } from './releases.js';
 import { keepLegacyKey } from './legacy-revision.js';
 import { resolveTargetFile } from './target-file.js';
+import { claimOf, projectClashMessage } from '../plan/project-claims.js';
 
 export interface ReconcilerDeps {
   state: StateStore;
@@ -184,6 +185,9 @@ export class Reconciler {
     // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
     // InvalidSpec, but the check-ins go on: only a newer release can end it.
     if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs, ...(channel ? { channel } : {}) };
+    const claim = claimOf(name, file, resolved.target, applied);
+    const holder = this.deps.index.claimProject(claim);
+    if (holder !== undefined) return { desired: invalid(projectClashMessage(claim, holder)), watch: resolved.inputs };
     this.lastValid.set(name, entry.stack);
     const target = await keepLegacyKey(this.models, resolved.target, applied, this.deps.state.revisionComposePath(name, applied?.revision ?? 0));
     return { desired: { valid: true, target }, watch: resolved.inputs };

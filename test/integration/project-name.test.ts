@@ -1,0 +1,62 @@
+// A compose project is known by its name alone, so two stacks in one project would remove
+// each other's services as orphans (`up --remove-orphans`). On a real engine: the second
+// stack to claim a project is refused, and the first one's containers stay.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { docker, requireEngine, uniqueName } from '../support/engine.js';
+import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
+import { Harness, condition, isReady } from '../support/harness.js';
+
+let plain: TestImage;
+
+before(async () => {
+  await requireEngine();
+  plain = await buildTestImage({ name: uniqueName('proj'), variant: 'plain' });
+});
+
+after(async () => {
+  await removeTestImages([plain].filter(Boolean));
+});
+
+/** Ids of the running containers of one service of a project. */
+async function running(project: string, service: string): Promise<string[]> {
+  const cs = await docker().listContainers({
+    filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
+  });
+  return cs.map((c) => c.Id).sort();
+}
+
+describe('two stacks in one compose project', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test("the second stack is InvalidSpec naming both, and the first one's services are not removed as its orphans", async () => {
+    const project = uniqueName('shared');
+    h.projects.add(project);
+    const first = uniqueName('first');
+    const second = uniqueName('second');
+    const file = (service: string) => `name: ${project}\nservices:\n  ${service}: {image: "${plain.pinned}", init: false}\n`;
+    await h.writeStack({ name: first, version: '1.0.0' }, file('web'));
+    const s1 = await h.waitFor({ stack: first }, 'first Ready', isReady('1.0.0'));
+    assert.equal(s1.status.project, project, "the file's name: is the project");
+    const web = await running(project, 'web');
+    assert.equal(web.length, 1);
+
+    await h.writeStack({ name: second, version: '1.0.0' }, file('api'));
+    const s2 = await h.waitFor({ stack: second }, 'second InvalidSpec', (x) => condition(x, 'Ready')?.reason === 'InvalidSpec');
+    const message = condition(s2, 'Ready')?.message ?? '';
+    for (const part of [first, second, `${first}.yaml`, `${second}.yaml`, project]) assert.ok(message.includes(part), `${part} in: ${message}`);
+
+    // More passes of both: the refusal holds, and nothing of the first stack moves.
+    const passes = h.operator!.passes;
+    while (h.operator!.passes < passes + 4) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await running(project, 'web'), web, "the first stack's container was neither removed nor recreated");
+    assert.deepEqual(await running(project, 'api'), [], 'the second stack ran nothing in the project');
+    assert.equal(condition((await h.status({ stack: second }))!, 'Ready')?.reason, 'InvalidSpec');
+    assert.equal(condition((await h.status({ stack: first }))!, 'Ready')?.status, 'True');
+  });
+});
