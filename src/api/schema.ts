@@ -28,7 +28,7 @@ const metadata = {
   required: ['name'],
   additionalProperties: false,
   properties: {
-    name: { ...dnsLabel, description: 'Name of the stack; also the default compose project name.' },
+    name: { ...dnsLabel, description: 'Name of the stack.' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     annotations: { type: 'object', additionalProperties: { type: 'string' } },
   },
@@ -238,7 +238,11 @@ export const stackSchema = {
               items: { type: 'string', minLength: 1 },
               description: "Env files for interpolation (`--env-file`), relative to the project directory (or absolute). Default: the project directory's `.env`.",
             },
-            project: { ...dnsLabel, description: 'Compose project name; defaults to metadata.name.' },
+            project: {
+              ...dnsLabel,
+              description:
+                "Compose project name (`-p`). Default: compose's own choice (COMPOSE_PROJECT_NAME, the file's name:, the folder); a stack already running under metadata.name stays there.",
+            },
           },
         },
         version: {

@@ -181,7 +181,7 @@ export class Reconciler {
             now,
           }
         : undefined;
-    const resolved = await resolveTargetFile(file, entry.stack, this.models, follow);
+    const resolved = await resolveTargetFile(file, entry.stack, this.models, follow, applied?.project);
     // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
     // InvalidSpec, but the check-ins go on: only a newer release can end it.
     if ('error' in resolved) return { desired: invalid(resolved.error), watch: resolved.inputs, ...(channel ? { channel } : {}) };

@@ -9,6 +9,7 @@ import type { ResolvedStack } from '../api/types.js';
 import { DEFAULT_FILES, type ComposeInputs, type ModelSource } from '../docker/compose-model.js';
 import { asComposeDocument, channelTarget, resolveTarget, type FollowContext, type TargetSource } from '../plan/target.js';
 import type { Target } from '../plan/types.js';
+import { projectFlag } from '../plan/project-name.js';
 
 export type TargetFile =
   | { target: Target; composeFile: string; inputs: string[] }
@@ -39,21 +40,20 @@ function isDiscovered(file: string): boolean {
  * it is left to that discovery, so its override file is read as `docker compose` in its
  * folder reads it; any other name is passed with -f, as before.
  */
-export function composeInputsOf(manifest: string, stack: ResolvedStack): ComposeInputs {
+export function composeInputsOf(manifest: string, stack: ResolvedStack, appliedProject?: string): ComposeInputs {
   const c = stack.spec.compose;
   const files = c.files?.map((f) => fromManifest(manifest, f)) ?? (c.file !== undefined ? [fromManifest(manifest, c.file)] : undefined);
   const first = files?.[0];
   const projectDirectory =
     c.directory !== undefined ? fromManifest(manifest, c.directory) : first !== undefined ? dirname(first) : dirname(resolve(manifest));
+  const project = projectFlag(c.project, stack.metadata.name, appliedProject);
   const discovered = c.files === undefined && first !== undefined && dirname(first) === projectDirectory && isDiscovered(first);
   return {
     projectDirectory,
     ...(files !== undefined && !discovered ? { files } : {}),
     ...(c.profiles !== undefined && c.profiles.length > 0 ? { profiles: c.profiles } : {}),
     ...(c.envFiles !== undefined ? { envFiles: c.envFiles.map((e) => (isAbsolute(e) ? e : join(projectDirectory, e))) } : {}),
-    // spec.compose.project wins; else a name the inputs give (`name:`, COMPOSE_PROJECT_NAME);
-    // else, as before, the stack's name rather than compose's folder name.
-    ...(c.project !== undefined ? { project: c.project } : { defaultProject: stack.metadata.name }),
+    ...(project !== undefined ? { project } : {}),
   };
 }
 
@@ -98,9 +98,10 @@ export async function resolveTargetFile(
   stack: ResolvedStack,
   models: ModelSource,
   follow?: FollowContext,
+  appliedProject?: string,
 ): Promise<TargetFile> {
   const composeFile = composeFileOf(manifest, stack);
-  const inputs = composeInputsOf(manifest, stack);
+  const inputs = composeInputsOf(manifest, stack, appliedProject);
   let resolved;
   try {
     resolved = await models.resolve(stack.metadata.name, inputs);

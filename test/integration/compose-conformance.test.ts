@@ -138,7 +138,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         ].join('\n'),
         'app/Dockerfile': 'FROM scratch\n',
       },
-      flags: p('conf1'),
+      flags: [],
     });
     assert.equal((berth.services['api']?.['labels'] as Record<string, string>)['vendor.tier'], 'backend');
     assert.equal((berth.services['worker']?.['environment'] as Record<string, string>)['MODE'], 'prod');
@@ -151,7 +151,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'compose.yaml': ['x-b: &b', '  build: ./app', '  image: vendor/app:1', 'services:', '  api:', '    <<: *b', '    labels: [vendor.tier=backend]'].join('\n'),
         'app/Dockerfile': 'FROM scratch\n',
       },
-      flags: p('conf2'),
+      flags: [],
       pins: ['api'],
     });
     assert.equal(out.berth.services['api']?.['build'], undefined, 'compose up must not build what berth pinned');
@@ -175,7 +175,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'key.txt': 'k\n',
         'app.conf': 'c\n',
       },
-      flags: p('conf3'),
+      flags: [],
     });
     assert.equal((berth.services['app']?.['secrets'] as { mode: number }[])[0]?.mode, 0o440);
     assert.equal((berth.services['app']?.['configs'] as { mode: number }[])[0]?.mode, 0o640);
@@ -185,7 +185,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
     const services = Array.from({ length: 150 }, (_, i) => `  s${i}:\n    <<: *base\n    environment: *env`).join('\n');
     const { berth } = await assertConforms({
       files: { 'compose.yaml': `x-base: &base\n  image: vendor/app:1\nx-env: &env\n  A: "1"\nservices:\n${services}\n` },
-      flags: p('conf4'),
+      flags: [],
     });
     assert.equal(Object.keys(berth.services).length, 150);
   });
@@ -198,7 +198,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'admin.txt': 'x\n',
       },
       compose: { file: 'compose.yaml' },
-      flags: p('conf5'),
+      flags: [],
     });
     assert.equal((berth.services['app']?.['environment'] as Record<string, string>)['ADMIN_EDIT'], 'yes');
   });
@@ -210,7 +210,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'compose.s3.yaml': 'services:\n  app:\n    environment: {STORAGE: s3}\n  minio:\n    image: vendor/minio:1\n',
       },
       compose: { files: ['compose.yaml', 'compose.s3.yaml'] },
-      flags: [...p('conf6'), '-f', 'compose.yaml', '-f', 'compose.s3.yaml'],
+      flags: ['-f', 'compose.yaml', '-f', 'compose.s3.yaml'],
     });
     assert.equal((berth.services['app']?.['environment'] as Record<string, string>)['STORAGE'], 's3');
     assert.ok('minio' in berth.services);
@@ -225,9 +225,9 @@ describe("berth's revision is what compose makes of the person's files", () => {
         '  metrics: {image: vendor/metrics:1, profiles: [monitoring]}',
       ].join('\n'),
     };
-    const on = await assertConforms({ files, compose: { profiles: ['monitoring'] }, flags: [...p('conf7'), '--profile', 'monitoring'] });
+    const on = await assertConforms({ files, compose: { profiles: ['monitoring'] }, flags: ['--profile', 'monitoring'] });
     assert.deepEqual(Object.keys(on.berth.services).sort(), ['app', 'metrics']);
-    const off = await assertConforms({ files, flags: p('conf8') });
+    const off = await assertConforms({ files, flags: [] });
     assert.deepEqual(Object.keys(off.berth.services), ['app']);
   });
 
@@ -238,7 +238,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'db/compose.yaml': 'services:\n  db:\n    image: vendor/db:1\n    env_file: db.env\n',
         'db/db.env': 'POSTGRES_DB=shop\n',
       },
-      flags: p('conf9'),
+      flags: [],
       pins: ['db'],
     });
     assert.equal((berth.services['db']?.['environment'] as Record<string, string>)['POSTGRES_DB'], 'shop');
@@ -251,7 +251,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'compose.yaml': 'services:\n  app:\n    extends: {file: common.yaml, service: base}\n    environment: {ROLE: app}\n',
         'common.yaml': 'services:\n  base:\n    image: vendor/app:1\n    environment: {TZ: UTC}\n',
       },
-      flags: p('conf10'),
+      flags: [],
     });
     assert.deepEqual(berth.services['app']?.['environment'], { ROLE: 'app', TZ: 'UTC' });
   });
@@ -263,7 +263,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         '.env': 'APP_VERSION=2.3.4\nHOST=shop.example\n',
         'app.env': 'SECRET_KEY=s3cr3t\n',
       },
-      flags: p('conf11'),
+      flags: [],
     });
     assert.equal(berth.services['app']?.['image'], 'vendor/app:2.3.4');
     assert.deepEqual(berth.services['app']?.['environment'], { SECRET_KEY: 's3cr3t', URL: 'https://shop.example/' });
@@ -279,7 +279,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'prod.env': 'V=2\n',
       },
       compose: { envFiles: ['prod.env'] },
-      flags: [...p('conf12'), '--env-file', 'prod.env'],
+      flags: ['--env-file', 'prod.env'],
     });
     assert.equal(berth.services['app']?.['image'], 'vendor/app:2');
   });
@@ -290,7 +290,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'compose.yaml': 'services:\n  app:\n    image: vendor/app:1\n    command: ["sh", "-c", "echo $$HOME $${USER}"]\n    environment: {PRICE: "$$5"}\n',
         '.env': 'HOME=/wrong\nUSER=wrong\n',
       },
-      flags: p('conf13'),
+      flags: [],
     });
     assert.deepEqual(berth.services['app']?.['command'], ['sh', '-c', 'echo $$HOME $${USER}']);
   });
@@ -314,7 +314,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
         'nginx.conf': 'events {}\n',
         '.env': 'API_TOKEN=t\n',
       },
-      flags: p('conf14'),
+      flags: [],
     });
   });
 
@@ -330,7 +330,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
           '      migrate: {condition: service_completed_successfully}',
         ].join('\n'),
       },
-      flags: p('conf15'),
+      flags: [],
       pins: ['migrate', 'app'],
     });
     assert.equal((berth.services['app']?.['depends_on'] as Record<string, { condition: string }>)['migrate']?.condition, 'service_completed_successfully');
@@ -339,7 +339,7 @@ describe("berth's revision is what compose makes of the person's files", () => {
   test('deploy.replicas: 0', async () => {
     const { berth } = await assertConforms({
       files: { 'compose.yaml': 'services:\n  app: {image: vendor/app:1}\n  spare:\n    image: vendor/app:1\n    deploy: {replicas: 0}\n' },
-      flags: p('conf16'),
+      flags: [],
     });
     assert.equal((berth.services['spare']?.['deploy'] as { replicas: number }).replicas, 0);
   });
@@ -352,6 +352,11 @@ describe("berth's revision is what compose makes of the person's files", () => {
     });
     assert.equal(target.project, 'vendor-shop');
     assert.equal(berth['name'], 'vendor-shop');
+  });
+
+  test('without name:, the folder is the project, as for `docker compose` in it', async () => {
+    const { target } = await assertConforms({ files: { 'compose.yaml': 'services:\n  app: {image: vendor/app:1}\n' }, flags: [] });
+    assert.equal(target.project, 'install');
   });
 
   test('spec.compose.project still sets the project over the file\'s name:', async () => {

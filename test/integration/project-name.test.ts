@@ -1,7 +1,13 @@
 // A compose project is known by its name alone, so two stacks in one project would remove
 // each other's services as orphans (`up --remove-orphans`). On a real engine: the second
-// stack to claim a project is refused, and the first one's containers stay.
+// stack to claim a project is refused, and the first one's containers stay. And the project
+// is the one compose decides (the file's name:, else the folder), so berth adopts an install
+// a person started with `docker compose up` under that install's own project.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
@@ -58,5 +64,51 @@ describe('two stacks in one compose project', () => {
     assert.deepEqual(await running(project, 'api'), [], 'the second stack ran nothing in the project');
     assert.equal(condition((await h.status({ stack: second }))!, 'Ready')?.reason, 'InvalidSpec');
     assert.equal(condition((await h.status({ stack: first }))!, 'Ready')?.status, 'True');
+  });
+});
+
+describe('the project name as compose decides it', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  /** A vendor's install, started by hand in its folder as the vendor's docs say; returns its web container. */
+  async function startedByHand(folder: string, compose: string, project: string): Promise<string[]> {
+    const dir = join(h.manifests, folder);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'compose.yaml'), compose);
+    h.projects.add(project);
+    await promisify(execFile)('docker', ['compose', 'up', '-d'], { cwd: dir });
+    const web = await running(project, 'web');
+    assert.equal(web.length, 1, `docker compose up started web in project ${project}`);
+    return web;
+  }
+
+  test("a compose file with name: is adopted under that project, not under the stack's name", async () => {
+    const shop = uniqueName('shop');
+    const name = uniqueName('adopt');
+    const folder = uniqueName('install');
+    await startedByHand(folder, `name: ${shop}\nservices:\n  web: {image: "${plain.pinned}", init: false}\n`, shop);
+    h.projects.add(name);
+    await h.writeStack({ name, version: '1.0.0', composeFile: `${folder}/compose.yaml` });
+    const s = await h.waitFor({ stack: name }, 'Ready', isReady('1.0.0'));
+    assert.equal(s.status.project, shop);
+    assert.equal((await running(shop, 'web')).length, 1, 'one web, in the install\'s own project');
+    assert.deepEqual(await running(name, 'web'), [], "nothing started under the stack's name");
+  });
+
+  test("without name:, the install's folder is the project, as for `docker compose up` in it", async () => {
+    const name = uniqueName('adopt');
+    const folder = uniqueName('vendorapp');
+    await startedByHand(folder, `services:\n  web: {image: "${plain.pinned}", init: false}\n`, folder);
+    h.projects.add(name);
+    await h.writeStack({ name, version: '1.0.0', composeFile: `${folder}/compose.yaml` });
+    const s = await h.waitFor({ stack: name }, 'Ready', isReady('1.0.0'));
+    assert.equal(s.status.project, folder);
+    assert.equal((await running(folder, 'web')).length, 1);
+    assert.deepEqual(await running(name, 'web'), [], "nothing started under the stack's name");
   });
 });

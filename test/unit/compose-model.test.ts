@@ -42,22 +42,22 @@ describe('spec.compose as the flags of `docker compose`', () => {
     {
       name: 'a lone file named as compose discovers it is left to discovery, so its override file is read',
       compose: { file: 'shop/compose.yaml' },
-      want: { projectDirectory: '/srv/manifests/shop', defaultProject: 'shop' },
+      want: { projectDirectory: '/srv/manifests/shop' },
     },
     {
       name: 'a lone file of another name is passed with -f, as before',
       compose: { file: 'shop/stack.yml' },
-      want: { projectDirectory: '/srv/manifests/shop', files: ['/srv/manifests/shop/stack.yml'], defaultProject: 'shop' },
+      want: { projectDirectory: '/srv/manifests/shop', files: ['/srv/manifests/shop/stack.yml'] },
     },
     {
       name: 'files in order, the project directory is the first one\'s folder',
       compose: { files: ['shop/compose.yaml', '/etc/vendor/compose.s3.yaml'] },
-      want: { projectDirectory: '/srv/manifests/shop', files: ['/srv/manifests/shop/compose.yaml', '/etc/vendor/compose.s3.yaml'], defaultProject: 'shop' },
+      want: { projectDirectory: '/srv/manifests/shop', files: ['/srv/manifests/shop/compose.yaml', '/etc/vendor/compose.s3.yaml'] },
     },
     {
       name: 'no file at all: compose discovers in `directory`; env files are relative to it; profiles passed on',
       compose: { directory: '/opt/shop', envFiles: ['prod.env', '/etc/shop.env'], profiles: ['monitoring'] },
-      want: { projectDirectory: '/opt/shop', envFiles: ['/opt/shop/prod.env', '/etc/shop.env'], profiles: ['monitoring'], defaultProject: 'shop' },
+      want: { projectDirectory: '/opt/shop', envFiles: ['/opt/shop/prod.env', '/etc/shop.env'], profiles: ['monitoring'] },
     },
     {
       name: 'spec.compose.project is passed as -p whatever the files say',
