@@ -3,6 +3,7 @@
 import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
+import { DIFF_USAGE, diffCommand } from './diff.js';
 import { RELEASE_USAGE, releaseCommand } from './release.js';
 import { historyCommand, rollbackCommand } from './rollback.js';
 
@@ -24,7 +25,7 @@ Usage:
       Set the Stack's version and images back to those of a revision (default: the last
       good one), by editing its manifest; berth then converges to it. A manifest inside a
       git checkout is refused: revert in git instead (or --force).
-
+${DIFF_USAGE}
 For vendors who publish releases on a channel:
 ${RELEASE_USAGE}
 The state folder defaults to ./.berth/state.
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // Before the parse below: release has options of its own, which that strict parse refuses.
   if (command === 'release') return releaseCommand(rest);
+  if (command === 'diff') return diffCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

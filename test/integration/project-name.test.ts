@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
@@ -110,5 +111,58 @@ describe('the project name as compose decides it', () => {
     assert.equal(s.status.project, folder);
     assert.equal((await running(folder, 'web')).length, 1);
     assert.deepEqual(await running(name, 'web'), [], "nothing started under the stack's name");
+  });
+});
+
+const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('berth diff: what adopting a running install would recreate, before it does', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+  });
+  after(async () => h.close());
+
+  test('an install started by hand: diff says each service is recreated and changes nothing; once berth runs it, diff says keep', async () => {
+    const shop = uniqueName('diffshop');
+    const name = uniqueName('diff');
+    const folder = uniqueName('install');
+    const dir = join(h.manifests, folder);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'compose.yaml'), `name: ${shop}\nservices:\n  web: {image: "${plain.pinned}", init: false}\n`);
+    h.projects.add(shop);
+    h.projects.add(name);
+    await promisify(execFile)('docker', ['compose', 'up', '-d'], { cwd: dir });
+    const byHand = await running(shop, 'web');
+    await h.writeStack({ name, version: '1.0.0', composeFile: `${folder}/compose.yaml` });
+
+    const before = await berth(['diff', name, '--manifests', h.manifests, '--state', h.state.root, '-o', 'json']);
+    assert.equal(before.code, 1, `diff exits 1 when something would be recreated: ${before.stderr}`);
+    const diff = JSON.parse(before.stdout) as { project: string; next?: number; services: { service: string; change: string }[] };
+    assert.equal(diff.project, shop);
+    assert.equal(diff.next, 1);
+    // berth's own labels are new to the container, so compose recreates it; diff says so first.
+    assert.deepEqual(diff.services.map((s) => [s.service, s.change]), [['web', 'recreate']]);
+    assert.deepEqual(await running(shop, 'web'), byHand, 'diff changed nothing');
+    assert.deepEqual(await h.state.revisionNumbers(name), [], 'diff wrote no revision');
+
+    await h.start();
+    await h.waitFor({ stack: name }, 'Ready', isReady('1.0.0'));
+    const after = await berth(['diff', name, '--state', h.state.root, '-o', 'json']);
+    assert.equal(after.code, 0, after.stderr);
+    const now = JSON.parse(after.stdout) as { applied?: number; next?: number; services: { service: string; change: string }[] };
+    assert.equal(now.applied, 1);
+    assert.equal(now.next, undefined, 'no new revision is due');
+    assert.deepEqual(now.services.map((s) => [s.service, s.change]), [['web', 'keep']]);
+    const text = await berth(['diff', name, '--state', h.state.root]);
+    assert.match(text.stdout, /web\s+keep/);
   });
 });

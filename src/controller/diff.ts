@@ -1,0 +1,97 @@
+// `berth diff`: what berth's next revision of a stack would make compose recreate, compared
+// with what runs, before anything is applied (as when a running install is adopted). compose
+// is asked for the config hash of each service of the revision berth would render
+// (`config --hash`) and the engine for the hash label of each container compose made; the
+// comparison is plan/recreate.ts. Writes nothing to the state folder.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedStack } from '../api/types.js';
+import type { ComposeCli } from '../docker/compose.js';
+import { ComposeModels } from '../docker/compose-model.js';
+import type { Engine } from '../docker/engine.js';
+import { observeProject } from '../docker/observe.js';
+import { parseServiceHashes, recreatePlan, type ServiceDiff } from '../plan/recreate.js';
+import { renderRevision } from '../plan/render.js';
+import { scanManifests, readManifest } from '../store/manifests.js';
+import type { StateStore } from '../store/state.js';
+import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
+import { keepLegacyKey } from './legacy-revision.js';
+import { resolveTargetFile } from './target-file.js';
+
+export interface StackDiff {
+  stack: string;
+  manifest: string;
+  project: string;
+  /** The revision that runs (undefined: berth has applied none), and the one berth would write, if any. */
+  applied?: number;
+  next?: number;
+  services: ServiceDiff[];
+}
+
+/** The manifest of a stack: the one its status names, else the first file of the folder that declares it. */
+async function manifestOf(state: StateStore, name: string, manifestsDir: string | undefined): Promise<{ file: string; stack: ResolvedStack }> {
+  const known = (await state.readStatus({ stack: name }).catch(() => undefined))?.status.manifest;
+  const entry = known !== undefined ? await readManifest(known) : (await scanManifests(manifestsDir ?? '.')).find((e) => e.stack?.metadata.name === name);
+  if (entry === undefined) throw new Error(`no manifest in ${manifestsDir ?? '.'} declares stack "${name}"; pass the folder with --manifests`);
+  if (entry.stack === undefined) throw new Error(entry.error?.message ?? `${entry.file}: not a valid Stack`);
+  return { file: entry.file, stack: entry.stack };
+}
+
+/** The instance id berth stamps on containers, read without making one (diff writes nothing). */
+async function instanceOf(state: StateStore): Promise<string | undefined> {
+  const id = await readFile(join(state.root, '_instance-id'), 'utf8').then((t) => t.trim(), () => undefined);
+  return id !== undefined && /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : undefined;
+}
+
+export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
+  const { state, engine, compose } = deps;
+  const { file, stack } = await manifestOf(state, name, deps.manifestsDir);
+  if (stack.spec.channel !== undefined) {
+    throw new Error(`stack "${name}" follows channel "${stack.spec.channel.name}": berth diff shows only stacks with spec.version for now`);
+  }
+  const status = await state.readStatus({ stack: name }).catch(() => undefined);
+  const appliedNumber = status?.status.revision;
+  const applied = appliedNumber !== undefined ? await state.readRevision(name, appliedNumber) : undefined;
+  const models = new ComposeModels(compose);
+  const resolved = await resolveTargetFile(file, stack, models, undefined, applied?.project);
+  if ('error' in resolved) throw new Error(resolved.error);
+  const target = await keepLegacyKey(models, resolved.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
+  const isNew = applied === undefined || applied.targetKey !== target.key;
+  const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
+
+  // Revision files can hold secrets: the rendered one goes to a private folder, removed after.
+  const dir = await mkdtemp(join(tmpdir(), 'berth-diff-'));
+  try {
+    let revisionFile: string;
+    let profiles: string[];
+    let project: string;
+    let projectDirectory: string;
+    if (next !== undefined) {
+      const rendered = renderRevision(target, next, applied?.services ?? [], await instanceOf(state));
+      revisionFile = join(dir, 'compose.yaml');
+      await writeFileAtomic(revisionFile, rendered.composeText, PRIVATE.file, PRIVATE.dir);
+      ({ profiles } = rendered);
+      ({ project, projectDirectory } = target);
+    } else {
+      const record = applied as NonNullable<typeof applied>;
+      revisionFile = state.revisionComposePath(name, record.revision);
+      profiles = record.profiles ?? [];
+      ({ project, projectDirectory } = record);
+    }
+    const args = ['-p', project, '--project-directory', projectDirectory, '-f', revisionFile, ...profiles.flatMap((p) => ['--profile', p])];
+    const { stdout } = await compose.run([...args, 'config', '--hash', '*'], { timeoutMs: 60_000 });
+    const observed = await observeProject(engine, project);
+    const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
+    return {
+      stack: name,
+      manifest: file,
+      project,
+      ...(applied !== undefined ? { applied: applied.revision } : {}),
+      ...(next !== undefined ? { next } : {}),
+      services: recreatePlan(parseServiceHashes(stdout), running),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
