@@ -354,6 +354,14 @@ describe("berth's revision is what compose makes of the person's files", () => {
     assert.equal(berth['name'], 'vendor-shop');
   });
 
+  test('COMPOSE_PROJECT_NAME in .env wins over the file\'s name:, as compose has it', async () => {
+    const { target } = await assertConforms({
+      files: { 'compose.yaml': 'name: vendor-shop\nservices:\n  app: {image: vendor/app:1}\n', '.env': 'COMPOSE_PROJECT_NAME=shop-from-env\n' },
+      flags: [],
+    });
+    assert.equal(target.project, 'shop-from-env');
+  });
+
   test('without name:, the folder is the project, as for `docker compose` in it', async () => {
     const { target } = await assertConforms({ files: { 'compose.yaml': 'services:\n  app: {image: vendor/app:1}\n' }, flags: [] });
     assert.equal(target.project, 'install');
