@@ -68,6 +68,38 @@ describe('two stacks in one compose project', () => {
   });
 });
 
+describe('two stacks in one compose project, across a restart of berth', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test('the stack that runs under the project keeps it after a restart, even when the other one\'s file sorts first', async () => {
+    const project = uniqueName('shared');
+    h.projects.add(project);
+    // The running stack's manifest sorts last, so a restarted berth may well pass the other one first.
+    const first = uniqueName('zz-first');
+    const second = uniqueName('aa-second');
+    const file = (service: string) => `name: ${project}\nservices:\n  ${service}: {image: "${plain.pinned}", init: false}\n`;
+    await h.writeStack({ name: first, version: '1.0.0' }, file('web'));
+    await h.waitFor({ stack: first }, 'first Ready', isReady('1.0.0'));
+    const web = await running(project, 'web');
+    await h.writeStack({ name: second, version: '1.0.0' }, file('api'));
+    await h.waitFor({ stack: second }, 'second InvalidSpec', (x) => condition(x, 'Ready')?.reason === 'InvalidSpec');
+
+    await h.operator!.stop();
+    await h.start();
+    const passes = h.operator!.passes;
+    while (h.operator!.passes < passes + 4) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(condition((await h.status({ stack: second }))!, 'Ready')?.reason, 'InvalidSpec');
+    assert.deepEqual(await running(project, 'api'), [], 'the second stack ran nothing in the project');
+    assert.deepEqual(await running(project, 'web'), web, "the first stack's container was neither removed nor recreated");
+    assert.equal(condition((await h.status({ stack: first }))!, 'Ready')?.status, 'True');
+  });
+});
+
 describe('the project name as compose decides it', () => {
   let h: Harness;
   before(async () => {
