@@ -26,6 +26,8 @@ export class ManifestIndex {
   /** The project each stack resolved to (see plan/project-claims.ts), and who holds each project. */
   private claims = new Map<string, ProjectClaim>();
   private holders = new Map<string, string>();
+  /** Stacks whose status was read for a claim already: each is read once per run, not every rescan. */
+  private seeded = new Set<string>();
 
   /**
    * Takes a new scan; returns every key whose state may have changed (old and new). When
@@ -79,6 +81,7 @@ export class ManifestIndex {
    * whose containers run under a project keeps it even against one whose pass happens first.
    */
   private async seedClaims(runningOnDisk: RunningProjectOnDisk | undefined): Promise<void> {
+    for (const name of this.seeded) if (!this.byName.has(name)) this.seeded.delete(name);
     for (const name of [...this.claims.keys()]) {
       const file = this.byName.get(name)?.file;
       if (file === undefined) this.claims.delete(name);
@@ -86,7 +89,8 @@ export class ManifestIndex {
     }
     if (runningOnDisk !== undefined) {
       for (const [name, entry] of this.byName) {
-        if (this.claims.has(name)) continue;
+        if (this.claims.has(name) || this.seeded.has(name)) continue;
+        this.seeded.add(name);
         const project = await runningOnDisk(name);
         if (project === undefined) continue;
         this.claims.set(name, { stack: name, manifest: entry.file, project, running: true });

@@ -69,6 +69,17 @@ describe('ManifestIndex.claimProject: the second stack in a project is told who 
     assert.deepEqual(index.stacksOfProject('p'), ['a', 'b']);
   });
 
+  test("a stack's status is read for its claim once per run, not on every rescan", async () => {
+    const index = new ManifestIndex();
+    const reads: string[] = [];
+    const running = async (name: string) => {
+      reads.push(name);
+      return undefined;
+    };
+    for (let i = 0; i < 5; i++) await index.update([entry('a'), entry('b')], noneOnDisk, running);
+    assert.deepEqual(reads.sort(), ['a', 'b']);
+  });
+
   test('once the holder is gone, the refused stack gets the project', async () => {
     const index = new ManifestIndex();
     await index.update([entry('a'), entry('b')], noneOnDisk);
