@@ -36,6 +36,8 @@ export interface TargetSource {
   composeFile: string;
   /** The stack's own compose file, parsed. */
   compose: ComposeDocument;
+  /** The compose profiles the stack enables (none when absent): only their services are expected. */
+  activeProfiles?: readonly string[];
 }
 
 /** A verified channel release, with its compose file parsed when it carries one. */
@@ -83,6 +85,8 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
   }
   const project = stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = dirnameOf(src.composeFile);
+  // Sorted and only when some are enabled, so the keys of stacks without profiles stay as they were.
+  const profiles = [...new Set(src.activeProfiles ?? [])].sort();
   return {
     stack,
     manifest: src.manifest,
@@ -91,7 +95,8 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
     project,
     projectDirectory,
     compose,
-    key: stableHash({ version, images, compose, project, projectDirectory }),
+    ...(profiles.length > 0 ? { profiles } : {}),
+    key: stableHash({ version, images, compose, project, projectDirectory, ...(profiles.length > 0 ? { profiles } : {}) }),
     generation: stableHash({ spec: stack.spec, compose: src.compose, ...(extra.release ? { release: extra.release } : {}) }),
     intent: intentOf(stack, src.compose),
     ...extra,
