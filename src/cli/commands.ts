@@ -131,6 +131,7 @@ export async function describeCommand(stateDir: string, name: string): Promise<n
     ...(s.quarantine
       ? [`Quarantined:     version ${s.quarantine.version} (revision ${s.quarantine.revision}): ${s.quarantine.reason}: ${s.quarantine.message}`]
       : []),
+    ...(s.approval ? [`Approved:        version ${s.approval.version}, content ${s.approval.targetKey} (since ${s.approval.since})`] : []),
     `Last applied:    ${s.lastAppliedTime ?? '-'}`,
     ...(s.lastCheckIn ? [`Last check-in:   ${s.lastCheckIn}`] : []),
     ...(s.available

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // berth: the command line. Parses arguments and hands over to commands.ts.
+import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
 import { RELEASE_USAGE, releaseCommand } from './release.js';
@@ -10,7 +11,7 @@ const USAGE = `berth — an update operator for Docker Compose deployments
 Usage:
   berth run --manifests DIR --state DIR [--once] [--workers N] [--log-level info]
       Converge every Stack in DIR (one per *.yaml file) and keep it converged.
-      --once: one pass over every stack, then exit (non-zero if any failed).
+      --once: one pass over every stack, then exit (1 if any stack did not end on its target).
   berth validate FILE...
       Check Stack manifests against the schema.
   berth get [--state DIR]
@@ -91,6 +92,32 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
+
+// What nobody handled, decided here and nowhere else: berth logs it as fatal, with what it
+// was, and exits with FATAL_EXIT. Running on after an unknown failure could leave a worker,
+// a timer or the lease half-dead while berth looks alive; the state folder is crash-safe (the
+// journal, atomic writes, a lock a successor takes over), so a supervisor's restart (Docker's
+// restart policy, systemd's Restart=) resumes from a known state. The line is written
+// synchronously, in pino's format, so it is in the log even though the process ends now.
+const FATAL_EXIT = 70; // EX_SOFTWARE (sysexits.h): an internal error, distinct from 1 (a stack failed) and 2 (usage)
+function fatal(origin: string, reason: unknown): void {
+  const err = reason instanceof Error ? reason : new Error(String(reason));
+  const line = {
+    level: 60,
+    time: Date.now(),
+    pid: process.pid,
+    origin,
+    err: { type: err.name, message: err.message, stack: err.stack },
+    msg: `berth stops on ${origin}: ${err.message}; exiting with code ${FATAL_EXIT} so its supervisor restarts it (the state folder is crash-safe: the next start finishes what was in flight). Please report this with the stack trace.`,
+  };
+  try {
+    writeSync(2, `${JSON.stringify(line)}\n`);
+  } finally {
+    process.exit(FATAL_EXIT);
+  }
+}
+process.on('unhandledRejection', (reason) => fatal('an unhandled promise rejection', reason));
+process.on('uncaughtException', (err) => fatal('an uncaught exception', err));
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -8,6 +8,8 @@ import { parseStack } from '../api/validate.js';
 import { resolveTargetFile } from '../controller/target-file.js';
 import { findGitCheckout, setStackTarget } from '../store/edit.js';
 import { historyMarks } from '../plan/history.js';
+import { clearRollbackRequest, writeRollbackRequest } from '../store/rollback-request.js';
+import { InvalidManifestError } from '../api/validate.js';
 import type { RevisionRecord } from '../plan/types.js';
 import { StateStore } from '../store/state.js';
 import { table } from './table.js';
@@ -26,10 +28,16 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
   if (status === undefined) return 1;
   const s = status.status;
   const onDisk = await store.revisionNumbers(name);
-  // Each record on disk is read back, so one that was cut short is shown as such before someone rolls back to it.
+  // Each record on disk is read back, so one that was cut short is shown as such before someone rolls back to it;
+  // a revision a person asked for with `berth rollback` is a rollback, whatever its pass was.
   const damaged = new Map<number, string>();
+  const causes = new Map<number, string>();
   for (const n of onDisk) {
-    await store.readRevision(name, n).catch((err: unknown) => damaged.set(n, (err as Error).message));
+    const record = await store.readRevision(name, n).catch((err: unknown) => {
+      damaged.set(n, (err as Error).message);
+      return undefined;
+    });
+    if (record?.cause?.kind === 'rollback') causes.set(n, 'rollback');
   }
   const history = s.history ?? [];
   const marks = historyMarks(history, s.revision, s.lastGoodRevision).map((m, i) =>
@@ -37,7 +45,7 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
   );
   const rows = [['REVISION', 'VERSION', 'OPERATION', 'OUTCOME', 'STARTED', 'FINISHED', 'NOW', 'REASON']];
   history.forEach((e, i) => {
-    rows.push([String(e.revision), e.version, e.operation, e.outcome, e.started, e.finished ?? '-', marks[i] ?? '-', e.reason ?? '-']);
+    rows.push([String(e.revision), e.version, causes.get(e.revision) ?? e.operation, e.outcome, e.started, e.finished ?? '-', marks[i] ?? '-', e.reason ?? '-']);
   });
   const lines = [table(rows).trimEnd()];
   if (s.operation !== undefined) {
@@ -124,7 +132,43 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
   }
 
   const text = await readFile(manifest, 'utf8');
-  const result = await setStackTarget(manifest, { version: record.version, images: record.images }, { expectText: text });
+  const ranCompose = store.revisionComposePath(opts.name, record.revision);
+  const shipped = record.release?.compose === true ? ` shipped with release ${record.release.version} of channel ${record.release.channel}` : '';
+  // In notify mode berth waits for spec.approve to name the version; a person rolling back
+  // has decided, so the rollback carries its own approval.
+  const notify = parseStack(manifest, text).spec.mode === 'notify';
+  const edit = { version: record.version, images: record.images, ...(notify ? { approve: record.version } : {}) };
+  // Written before the manifest: a running berth may pick the edit up at once, and the
+  // revision it writes must find the request already there.
+  await writeRollbackRequest(store, opts.name, {
+    version: record.version,
+    images: record.images,
+    ...(s.revision !== undefined ? { fromRevision: s.revision } : {}),
+    toRevision: record.revision,
+    requested: new Date().toISOString(),
+  });
+  let result;
+  try {
+    result = await setStackTarget(manifest, edit, {
+      expectText: text,
+      // Refuse here what berth would only report as InvalidSpec after the edit.
+      check: async (stack) => {
+        const resolved = await resolveTargetFile(manifest, stack);
+        return 'error' in resolved ? resolved.error : undefined;
+      },
+    });
+  } catch (err) {
+    await clearRollbackRequest(store, opts.name);
+    if (!(err instanceof InvalidManifestError)) throw err;
+    process.stderr.write(
+      `berth rollback: revision ${record.revision} (version ${record.version}) ran the compose file${shipped} (kept at ${ranCompose});` +
+        ` with its own compose file, ${manifest} cannot run that revision's images:\n` +
+        `  ${err.problems.map((p) => p.message.replace(/^berth could not use the edited manifest, so nothing was written: /, '')).join('\n  ')}\n` +
+        `  Nothing was written. To run revision ${record.revision} anyway, copy ${ranCompose} beside the manifest, set spec.compose.file to it and run berth rollback again` +
+        (shipped !== '' ? `;\n  or leave the stack on its channel: berth rolls back a release that fails its health gate by itself.\n` : '.\n'),
+    );
+    return 1;
+  }
 
   // The compose file is the person's too: berth restores version and digests, and says so
   // when the file has changed since the revision ran.
@@ -132,17 +176,25 @@ export async function rollbackCommand(opts: RollbackOptions): Promise<number> {
   const resolved = await resolveTargetFile(manifest, edited);
   const lines: string[] = [];
   if (!result.changed) {
+    await clearRollbackRequest(store, opts.name);
     lines.push(`${manifest} already asks for version ${record.version} (revision ${record.revision}); nothing changed.`);
   } else {
     lines.push(
-      `${opts.name}: spec.version ${result.before.version ?? '-'} -> ${record.version}, spec.images set to those of revision ${record.revision}, in ${manifest}.`,
+      `${opts.name}: spec.version ${result.before.version ?? '-'} -> ${record.version}, spec.images set to those of revision ${record.revision}` +
+        `${edit.approve !== undefined ? `, spec.approve set to ${edit.approve} (the stack is in notify mode; this rollback is the approval)` : ''}, in ${manifest}.`,
       `berth applies it on its next pass; follow with: berth describe ${opts.name}`,
+    );
+  }
+  if (edited.spec.channel !== undefined) {
+    lines.push(
+      `${opts.name} is now pinned to version ${record.version}: while spec.version is set it does not follow channel ${edited.spec.channel.name}.` +
+        ` To follow the channel again, remove spec.version and spec.images${notify ? ' (and spec.approve)' : ''} from ${manifest}.`,
     );
   }
   if ('target' in resolved && resolved.target.key !== record.targetKey) {
     lines.push(
-      `Note: ${resolved.composeFile} has changed since revision ${record.revision} ran, so berth will apply these images with today's compose file.` +
-        ` The file revision ${record.revision} ran is ${store.revisionComposePath(opts.name, record.revision)}.`,
+      `Note: ${resolved.composeFile} is not the compose file revision ${record.revision} ran${shipped}, so berth will apply these images with ${resolved.composeFile}.` +
+        ` The file revision ${record.revision} ran is ${ranCompose}.`,
     );
   } else if ('error' in resolved) {
     lines.push(`Warning: berth cannot apply the manifest as it is: ${resolved.error}`);

@@ -40,6 +40,9 @@ export interface OperatorOptions {
 /** Engine events that say nothing about a container's life (health checks run execs every second). */
 const IGNORED_ACTIONS = /^(exec_|attach|resize|top|archive-path|extract-to-dir|copy|commit|export)/;
 
+/** How often the folder is rescanned once the file watcher has failed. */
+const WATCHER_FALLBACK_MS = 5_000;
+
 export interface PassResult {
   key: WorkKey;
   error?: Error;
@@ -58,6 +61,8 @@ export class Operator {
   private workers: Promise<void>[] = [];
   private rescanTimer: unknown;
   private rescanPending = false;
+  /** Error codes the file watcher reported: once there is one, rescans come more often. */
+  private readonly watcherErrors = new Set<string>();
   private running = false;
   private lock: StateLock | undefined;
   private readonly lockLost = new AbortController();
@@ -198,15 +203,21 @@ export class Operator {
     const lock = (this.lock = await this.takeLock('berth run'));
     lock.signal.addEventListener('abort', () => this.onLockLost(lock.signal.reason as Error), { once: true });
     await this.channelParts();
+    // Lost before it ran, stop() had nothing to stop: do not start either.
+    lock.signal.throwIfAborted();
     this.running = true;
     for (const key of await this.rescan()) this.queue.add(key);
     // Whatever was in flight when the last berth stopped may have lost its containers since
     // (an engine restart while berth was down): each such operation runs compose up again.
     this.reconciler.noteEngineInterruption();
-    this.watcher = watchManifests(this.opts.manifestsDir, (file) => {
-      this.log.debug({ file }, 'file changed');
-      this.rescanSoon();
-    });
+    this.watcher = watchManifests(
+      this.opts.manifestsDir,
+      (file) => {
+        this.log.debug({ file }, 'file changed');
+        this.rescanSoon();
+      },
+      (err) => this.onWatcherError(err),
+    );
     this.watchEvents();
     this.rescanEvery((this.opts.rescanSeconds ?? 60) * 1000);
     const n = Math.max(1, this.opts.workers ?? 2);
@@ -252,11 +263,36 @@ export class Operator {
     }, 100);
   }
 
+  /**
+   * The watcher could not watch something (ENOSPC: the inotify limit; EMFILE; EACCES; a
+   * symlink loop): changes may go unnoticed, so the folder is rescanned often instead.
+   * Logged once per kind of error, as it can repeat for every file.
+   */
+  private onWatcherError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    const first = !this.watcherErrors.has(code);
+    const fellBack = this.watcherErrors.size === 0;
+    this.watcherErrors.add(code);
+    if (fellBack && this.running) {
+      // The next rescan would otherwise still wait out the full interval.
+      this.clock.clearTimeout(this.rescanTimer);
+      this.rescanEvery((this.opts.rescanSeconds ?? 60) * 1000);
+    }
+    this.log[first ? 'warn' : 'debug'](
+      { err, path: (err as NodeJS.ErrnoException).path, rescanSeconds: WATCHER_FALLBACK_MS / 1000 },
+      `the file watcher failed (${code}); changes are found by rescanning the manifests folder every ${WATCHER_FALLBACK_MS / 1000} s instead` +
+        (code === 'ENOSPC' ? ' (raise fs.inotify.max_user_watches to get events again)' : ''),
+    );
+    this.rescanSoon();
+  }
+
   private rescanEvery(ms: number): void {
+    // Once the watcher failed, rescans stand in for its events.
+    const every = this.watcherErrors.size > 0 ? Math.min(ms, WATCHER_FALLBACK_MS) : ms;
     this.rescanTimer = this.clock.setTimeout(() => {
       this.rescanAndQueue();
       if (this.running) this.rescanEvery(ms);
-    }, ms);
+    }, every);
   }
 
   private async work(): Promise<void> {

@@ -32,6 +32,7 @@ import { buildStatus, type StatusInput } from '../plan/status.js';
 import type { Desired, Observed, Plan, ProbeResult, Progress, Recorded, RevisionRecord, Step } from '../plan/types.js';
 import { instanceId } from '../store/channel.js';
 import { readManifest } from '../store/manifests.js';
+import { writeRevisionWithCause } from '../store/rollback-request.js';
 import type { StateStore, StatusKey } from '../store/state.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Clock } from './clock.js';
@@ -145,7 +146,7 @@ export class Reconciler {
     applied: RevisionRecord | undefined,
     progress: Progress,
     previous: StackStatus | undefined,
-  ): Promise<{ desired: Desired; watch: string[] }> {
+  ): Promise<{ desired: Desired; watch: string[]; channel?: CheckInTarget['channel'] }> {
     const entry = await readManifest(file);
     const last = this.lastValid.get(name);
     // Every place the mode can still be read (see plan/mode.ts): a valid manifest whose
@@ -174,7 +175,9 @@ export class Reconciler {
           }
         : undefined;
     const resolved = await resolveTargetFile(file, entry.stack, follow);
-    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile] };
+    // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
+    // InvalidSpec, but the check-ins go on: only a newer release can end it.
+    if ('error' in resolved) return { desired: invalid(resolved.error), watch: [resolved.composeFile], ...(channel ? { channel } : {}) };
     this.lastValid.set(name, entry.stack);
     return { desired: { valid: true, target: resolved.target }, watch: [resolved.composeFile] };
   }
@@ -233,10 +236,9 @@ export class Reconciler {
       progress = engineWentAway(progress, 'the engine connection dropped while it ran');
     }
     let recorded = await this.loadRecorded(name, progress);
-    const { desired, watch } = await this.loadDesired(name, file, recorded.applied, progress, previous);
-    const channelTarget = desired.valid && desired.target.stack.spec.channel !== undefined
-      ? { stack: name, channel: desired.target.stack.spec.channel, manifest: file }
-      : undefined;
+    const { desired, watch, channel: invalidChannel } = await this.loadDesired(name, file, recorded.applied, progress, previous);
+    const channel = desired.valid ? desired.target.stack.spec.channel : invalidChannel;
+    const channelTarget = channel !== undefined ? { stack: name, channel, manifest: file } : undefined;
     const prefetch = await this.offeredImages(desired);
     const last = this.lastValid.get(name);
     const project = desired.valid
@@ -450,7 +452,8 @@ export class Reconciler {
         break;
       case 'writeRevision':
         try {
-          await state.writeRevision(step.record, step.composeText);
+          // A person's `berth rollback` marks the revision it produces as a rollback.
+          await writeRevisionWithCause(state, step.record, step.composeText);
         } catch (err) {
           throw new StepError('WriteFailed', `writing revision ${step.record.revision} failed: ${(err as Error).message}`, {
             cause: err,

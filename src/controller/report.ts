@@ -89,11 +89,10 @@ export class Reporter {
 
   private async send(stack: string, status: StackStatus, spec: ReportChannel): Promise<void> {
     const { state, log, clock } = this.deps;
+    // While an update or rollback is in flight, what runs is not proven yet: report once it settles.
+    if (status.status.operation !== undefined) return;
     const entry = (status.status.history ?? []).find((h) => h.operation === 'update' && h.outcome !== 'Progressing');
     if (entry === undefined || !REPORTABLE.has(entry.outcome)) return;
-    // While a rollback (or any operation) is still verified, what runs is not proven yet; the
-    // report waits for the pass that finishes it, so `running` says what the host really runs.
-    if (status.status.operation !== undefined) return;
     const key = `${entry.revision}@${entry.started}`;
     const failedAt = this.failedAt.get(`${stack}/${key}`);
     if (failedAt !== undefined && clock.now().getTime() - failedAt < RETRY_AFTER_MS) return;

@@ -5,6 +5,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { HEALTH_DEFAULTS, ROLLBACK_DEFAULTS } from '../api/schema.js';
 import type { ResolvedStack } from '../api/types.js';
 import { describeDrift, digestOf, expectsNone, findDrift, jobDone, type ExpectedRun } from './compare.js';
+import { approvalHold, bindApproval } from './approval.js';
 import { evaluateGate } from './gate.js';
 import {
   RETRY_ANNOTATION,
@@ -296,7 +297,7 @@ function quarantineMessage(pass: Pass): string {
   return `version ${q.version} (revision ${q.revision}) failed: ${q.reason}: ${q.message}`;
 }
 
-const RETRY_HINT = `change the spec, or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
+const RETRY_HINT = `name something else in the spec (version, approve, images, compose file or channel), or set metadata.annotations["${RETRY_ANNOTATION}"] to a new value to try it again`;
 
 /** No operation in flight: compare what is asked with what berth applied, and start what is needed. */
 function steady(pass: Pass): Plan {
@@ -371,6 +372,7 @@ function steady(pass: Pass): Plan {
   }
 
   if (applied !== undefined && applied.targetKey === target.key) {
+    pass.progress = bindApproval(pass.progress, target, now);
     return keepApplied(pass, applied, {
       reason: 'InSync',
       message: `revision ${applied.revision} (version ${target.version}) is applied`,
@@ -380,8 +382,9 @@ function steady(pass: Pass): Plan {
 
   // A new target that must wait: notify mode without an approval of exactly this version,
   // a release beyond the policy, a cooldown, or a channel that has offered nothing yet.
-  if (target.hold !== undefined) {
-    const why = { ...target.hold };
+  const hold = target.hold ?? approvalHold(target, pass.progress.approval, applied);
+  if (hold !== undefined) {
+    const why = { ...hold };
     if (applied !== undefined) return keepApplied(pass, applied, why);
     return idle(pass, targetRuns(target), why);
   }
@@ -436,7 +439,8 @@ function startUpdate(
   write?: Step,
 ): Plan {
   const { desired, observed, now } = pass.input;
-  const progress = startOperation(pass.progress, {
+  const bound = desired.valid ? bindApproval(pass.progress, desired.target, now) : pass.progress;
+  const progress = startOperation(bound, {
     id: pass.operationId,
     kind: 'update',
     record,

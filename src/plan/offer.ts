@@ -12,6 +12,7 @@
 import semver from 'semver';
 import { SEMVER_PATTERN } from '../api/schema.js';
 import type { Available, Quarantine, ResolvedStack, SignedRelease } from '../api/types.js';
+import { approvedVersion } from './approval.js';
 import { RETRY_ANNOTATION } from './progress.js';
 
 export type Change = NonNullable<Available['change']>;
@@ -116,7 +117,7 @@ function verdictOf(release: SignedRelease, input: OfferInput): Verdict {
     return { ok: false, reason: 'Pinned', why: `the stack is pinned to version ${spec.version}: set spec.version to apply another`, awaitingApproval: false };
   }
   if (spec.mode === 'disabled') return { ok: false, reason: 'UpdatesDisabled', why: 'mode is disabled: berth applies nothing', awaitingApproval: false };
-  if (spec.approve === version) return { ok: true };
+  if (approvedVersion(spec.approve) === version) return { ok: true };
   if (spec.mode === 'notify') return { ok: false, reason: 'AwaitingApproval', why: `approval: ${approveHint(version)}`, awaitingApproval: true };
   const change = changeBetween(current, version);
   const allowed = spec.policy.autoApply;

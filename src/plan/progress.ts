@@ -15,6 +15,7 @@ export function progressOf(status: StackStatus | undefined): Progress {
     ...(s.lastGoodRevision !== undefined ? { lastGoodRevision: s.lastGoodRevision } : {}),
     ...(s.operation !== undefined ? { operation: s.operation } : {}),
     ...(s.quarantine !== undefined ? { quarantine: s.quarantine } : {}),
+    ...(s.approval !== undefined ? { approval: s.approval } : {}),
     history: s.history ?? [],
   };
   // A revision applied before berth kept a journal, and healthy then, is the best last-good

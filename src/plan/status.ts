@@ -57,6 +57,8 @@ function healthCondition(observed: Observed, expected: readonly ExpectedRun[]): 
   return { type: 'Healthy', status: 'True', reason: 'AllHealthy', message: `${cs.length} container(s) running and healthy` };
 }
 
+const QUARANTINE_REASONS: ReadonlySet<string> = new Set(['RolledBack', 'Failed', 'RollbackFailed']);
+
 const STEP_REASONS = { pull: 'Pulling', writeRevision: 'Applying', composeUp: 'Applying', verify: 'Verifying' } as const;
 
 /** Is an update or rollback under way, and if the last one ended badly, why? */
@@ -258,6 +260,10 @@ export function buildStatus(input: StatusInput): StackStatus {
     ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message };
   } else if (progressing.status === 'True') {
     ready = { type: 'Ready', status: 'False', reason: progressing.reason, message: progressing.message };
+  } else if (degraded.status === 'True' && QUARANTINE_REASONS.has(degraded.reason)) {
+    // A stack that follows a channel runs its own target again after a rollback, but the
+    // update it wanted was undone: that is not ready, whatever the feed offers now.
+    ready = { type: 'Ready', status: 'False', reason: degraded.reason, message: degraded.message };
   } else if (synced.status === 'True' && healthy.status === 'True') {
     ready = { type: 'Ready', status: 'True', reason: 'Converged', message: `version ${desired.target.version} runs and is healthy` };
   } else if (synced.status !== 'True') {
@@ -271,7 +277,7 @@ export function buildStatus(input: StatusInput): StackStatus {
   const offered = channel?.available;
   conds.push(
     plan.awaitingApproval
-      ? { type: 'AwaitingApproval', status: 'True', reason: 'ApprovalRequired', message: plan.message }
+      ? { type: 'AwaitingApproval', status: 'True', reason: plan.reason === 'ApprovalStale' ? 'ApprovalStale' : 'ApprovalRequired', message: plan.message }
       : offered?.awaitingApproval === true
         ? {
             type: 'AwaitingApproval',
@@ -314,6 +320,7 @@ export function buildStatus(input: StatusInput): StackStatus {
       ...(input.progress.lastGoodRevision !== undefined ? { lastGoodRevision: input.progress.lastGoodRevision } : {}),
       ...(input.progress.operation !== undefined ? { operation: input.progress.operation } : {}),
       ...(input.progress.quarantine !== undefined ? { quarantine: input.progress.quarantine } : {}),
+      ...(input.progress.approval !== undefined ? { approval: input.progress.approval } : {}),
       history: input.progress.history,
       ...(channel?.lastCheckIn !== undefined ? { lastCheckIn: channel.lastCheckIn } : {}),
       ...(offered !== undefined ? { available: availableOf(offered, channel!.name) } : {}),

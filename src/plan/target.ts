@@ -1,6 +1,7 @@
 // Resolves a valid Stack and its parsed compose file into the concrete Target berth converges
 // to. Pure: the caller read the files.
 import type { Quarantine, ResolvedStack, SignedRelease } from '../api/types.js';
+import { approvedVersion } from './approval.js';
 import { stableHash } from './hash.js';
 import { chooseRelease, type Offer } from './offer.js';
 import { RETRY_ANNOTATION, quarantineHolds } from './progress.js';
@@ -114,7 +115,7 @@ export function resolveTarget(src: TargetSource): Target {
     imagesFrom: `${src.manifest}: spec.images`,
     composeFrom: src.composeFile,
   });
-  if (spec.mode === 'notify' && spec.approve !== spec.version) {
+  if (spec.mode === 'notify' && approvedVersion(spec.approve) !== spec.version) {
     const ask = `version ${spec.version} waits for approval: set spec.approve to "${spec.version}"`;
     const message = spec.approve === undefined ? ask : `${ask} (spec.approve is "${spec.approve}", which approves no other version)`;
     return { ...target, hold: { reason: 'AwaitingApproval', message, awaitingApproval: true } };

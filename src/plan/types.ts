@@ -109,6 +109,18 @@ export interface RevisionRecord {
   created: string;
   /** The channel release the revision was made from, when the stack follows a channel. */
   release?: ReleaseProvenance;
+  /** Why the revision was made, when not an ordinary update: a person's `berth rollback`. */
+  cause?: RevisionCause;
+}
+
+/** A revision a person asked for with `berth rollback`: the content of `toRevision`, made anew. */
+export interface RevisionCause {
+  kind: 'rollback';
+  /** The revision that ran when the person asked. */
+  fromRevision?: number;
+  toRevision: number;
+  /** When `berth rollback` edited the manifest. */
+  requested: string;
 }
 
 /** Where a revision's version, images and compose file came from, for audits and reports. */

@@ -40,7 +40,7 @@ export function reportTarget(input: ReportTargetInput): ReportTarget {
   const feed = parse(input.feedUrl);
   const fix = 'to send reports elsewhere, set spec.channel.reportUrl in the Stack';
   if (offered === undefined) return { refused: `the index names a report URL that is not a URL; ${fix}` };
-  if (feed === undefined) return { refused: `the feed URL is not a URL` };
+  if (feed === undefined) return { refused: `the feed URL (spec.channel.url) is not a URL; fix it in the Stack` };
   if (offered.protocol !== 'https:' && !(offered.protocol === 'http:' && isLoopback(offered.hostname))) {
     return { refused: `the index names a report URL over ${offered.protocol.replace(/:$/, '')}, not https (plain http only on loopback); ${fix}` };
   }

@@ -12,6 +12,7 @@ import { chmod, chown, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Document, isMap, isScalar, type Pair, parseDocument, Scalar, stringify, type YAMLMap } from 'yaml';
+import type { ResolvedStack } from '../api/types.js';
 import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -19,6 +20,8 @@ export interface TargetEdit {
   version: string;
   /** Service name -> image pinned by digest. Replaces spec.images as a whole; empty removes it. */
   images: Record<string, string>;
+  /** spec.approve: set when the edit is itself a person's approval (a rollback in notify mode). */
+  approve?: string;
 }
 
 export interface EditResult {
@@ -44,9 +47,15 @@ export class ConcurrentEditError extends Error {
  * formatting of everything else), validates the result against the Stack schema, and writes
  * it atomically. `expectText`, when given, is the file content the caller based its decision
  * on: if the file changed since, refuse (ConcurrentEditError) rather than overwrite someone's
- * edit.
+ * edit. `check`, when given, sees the edited Stack before anything is written and returns why
+ * berth could not use it (a compose file without a service it pins, say), or undefined: a
+ * manifest berth would only report as InvalidSpec is refused instead of written.
  */
-export async function setStackTarget(file: string, edit: TargetEdit, opts: { expectText?: string } = {}): Promise<EditResult> {
+export async function setStackTarget(
+  file: string,
+  edit: TargetEdit,
+  opts: { expectText?: string; check?: (stack: ResolvedStack) => Promise<string | undefined> } = {},
+): Promise<EditResult> {
   const text = await readManifestText(file);
   if (opts.expectText !== undefined && text !== opts.expectText) {
     throw new ConcurrentEditError(file, 'the caller read it');
@@ -56,19 +65,25 @@ export async function setStackTarget(file: string, edit: TargetEdit, opts: { exp
   const current = parseYaml(file, text);
   const stack = validateStack(file, current);
   const before = { version: stack.spec.version, images: { ...(stack.spec.images ?? {}) } };
-  if (before.version === edit.version && isDeepStrictEqual(before.images, edit.images)) {
+  const approved = edit.approve === undefined || stack.spec.approve === edit.approve;
+  if (before.version === edit.version && isDeepStrictEqual(before.images, edit.images) && approved) {
     return { file, changed: false, before };
   }
 
   const expected = withTarget(current, edit);
+  let edited: ResolvedStack;
   try {
-    validateStack(file, expected);
+    edited = validateStack(file, expected);
   } catch (err) {
     if (!(err instanceof InvalidManifestError)) throw err;
     throw new InvalidManifestError(file, [
       { path: '', message: 'the new target would make the manifest invalid, so nothing was written' },
       ...err.problems,
     ]);
+  }
+  const unusable = opts.check === undefined ? undefined : await opts.check(edited);
+  if (unusable !== undefined) {
+    throw new InvalidManifestError(file, [{ path: '', message: `berth could not use the edited manifest, so nothing was written: ${unusable}` }]);
   }
   const out = render(file, text, edit, expected);
 
@@ -97,6 +112,7 @@ function withTarget(current: unknown, edit: TargetEdit): unknown {
   // validateStack accepted `current`, so it is an object whose spec is an object.
   const next = structuredClone(current) as { spec: Record<string, unknown> };
   next.spec['version'] = edit.version;
+  if (edit.approve !== undefined) next.spec['approve'] = edit.approve;
   if (Object.keys(edit.images).length === 0) delete next.spec['images'];
   else next.spec['images'] = { ...edit.images };
   return next;
@@ -127,6 +143,7 @@ function parsesTo(file: string, text: string, expected: unknown): boolean {
 /** Re-renders the whole document: keeps comments and values, not the exact formatting. */
 function rewrite(doc: Document, edit: TargetEdit, eol: string): string {
   doc.setIn(['spec', 'version'], edit.version);
+  if (edit.approve !== undefined) doc.setIn(['spec', 'approve'], edit.approve);
   const entries = Object.entries(edit.images);
   const images = doc.getIn(['spec', 'images'], true);
   if (entries.length === 0) {
@@ -178,6 +195,16 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
     if (valueEnd === undefined) return undefined;
     return [lineStart(key[0]), lineEnd(Math.max(valueEnd - 1, key[1]))];
   };
+  // A new value in place of the old one; an inline comment after it keeps its column (as
+  // far as the spaces before it allow), so a hand-aligned block of comments stays aligned.
+  const value = (range: [number, number, number], type: Scalar.Type | undefined, next: string): Replacement => {
+    const newText = renderScalar(next, type);
+    const gap = /^( +)#/.exec(text.slice(range[1], lineEnd(range[1])));
+    if (gap === null) return { start: range[0], end: range[1], text: newText };
+    const width = range[1] - range[0];
+    const pad = Math.max(1, gap[1]!.length + width - newText.length);
+    return { start: range[0], end: range[1] + gap[1]!.length, text: newText + ' '.repeat(pad) };
+  };
   // Appending after the last line of a file that does not end in a newline needs one first.
   const lineBreakAt = (pos: number) => (pos === text.length && !text.endsWith('\n') ? eol : '');
 
@@ -185,13 +212,40 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
   if (!isMap(spec) || spec.flow) return undefined;
   const versionPair = pairOf(spec, 'version');
   const version = versionPair?.value;
-  if (!versionPair || !singleLine(version)) return undefined;
-  const specIndent = isScalar(versionPair.key) && versionPair.key.range ? indentOf(versionPair.key.range[0]) : undefined;
+  const firstKey = spec.items[0]?.key;
+  const specIndent = isScalar(firstKey) && firstKey.range ? indentOf(firstKey.range[0]) : undefined;
   if (specIndent === undefined) return undefined;
 
   const edits: Replacement[] = [];
-  if (version.value !== edit.version) {
-    edits.push({ start: version.range[0], end: version.range[1], text: renderScalar(edit.version, version.type) });
+  // New lines that belong right after spec.version, in this order: version (when the stack
+  // had none), approve, images. One insertion, so they cannot land in each other's order.
+  const afterVersion: string[] = [];
+  let afterVersionAt: number;
+  if (versionPair !== undefined) {
+    if (!singleLine(version)) return undefined;
+    if (version.value !== edit.version) edits.push(value(version.range, version.type, edit.version));
+    afterVersionAt = lineEnd(Math.max(version.range[2] - 1, version.range[1]));
+  } else {
+    // A stack that follows its channel has no spec.version: the new line goes before
+    // spec.channel (or after the last field), so everything the person wrote stays as it was.
+    const channelPair = pairOf(spec, 'channel');
+    const lastPair = spec.items[spec.items.length - 1];
+    const at = channelPair !== undefined ? linesOf(channelPair)?.[0] : lastPair !== undefined ? linesOf(lastPair)?.[1] : undefined;
+    if (at === undefined) return undefined;
+    afterVersionAt = at;
+    afterVersion.push(`${specIndent}version: ${renderScalar(edit.version, undefined)}${eol}`);
+  }
+  const quoting = isScalar(version) ? version.type : undefined;
+  if (edit.approve !== undefined) {
+    const approvePair = pairOf(spec, 'approve');
+    const approve = approvePair?.value;
+    if (approvePair !== undefined) {
+      if (!singleLine(approve)) return undefined;
+      if (approve.value !== edit.approve) edits.push(value(approve.range, approve.type, edit.approve));
+    } else {
+      // Right after spec.version, in its quoting, so the two read together.
+      afterVersion.push(`${specIndent}approve: ${renderScalar(edit.approve, quoting)}${eol}`);
+    }
   }
 
   const entries = Object.entries(edit.images);
@@ -221,7 +275,7 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
       kept.add(name);
       if (!singleLine(pair.value)) return undefined;
       if (pair.value.value !== image) {
-        edits.push({ start: pair.value.range[0], end: pair.value.range[1], text: renderScalar(image, pair.value.type) });
+        edits.push(value(pair.value.range, pair.value.type, image));
       }
     }
     const added = entries.filter(([name]) => !kept.has(name));
@@ -238,8 +292,11 @@ function splice(text: string, doc: Document, edit: TargetEdit, eol: string): str
     const block = `${specIndent}images:${eol}${entries.map(([n, i]) => entryLine(entryIndent, n, i, eol)).join('')}`;
     const lines = imagesPair ? linesOf(imagesPair) : undefined;
     if (imagesPair && !lines) return undefined;
-    const start = lines ? lines[0] : lineEnd(Math.max(version.range[2] - 1, version.range[1]));
-    edits.push({ start, end: lines ? lines[1] : start, text: lineBreakAt(start) + block });
+    if (lines) edits.push({ start: lines[0], end: lines[1], text: lineBreakAt(lines[0]) + block });
+    else afterVersion.push(block);
+  }
+  if (afterVersion.length > 0) {
+    edits.push({ start: afterVersionAt, end: afterVersionAt, text: lineBreakAt(afterVersionAt) + afterVersion.join('') });
   }
 
   // Back to front, so each range still points at the original bytes.

@@ -220,6 +220,7 @@ async function judge(holder: LockHolder, self: LockHolder, mtimeMs: number): Pro
     }
   } else if (holder.host !== self.host) {
     // A lock from before leases, by a berth that never renews: nothing can tell it is gone.
+    // On this host it is judged by pid as it always was (only during an upgrade).
     return { stale: false, why: 'foreign-host' };
   }
   if (holder.bootId !== undefined && self.bootId !== undefined && holder.bootId !== self.bootId) {
@@ -354,7 +355,9 @@ async function takeOver(
 
 /**
  * Takes the lock on a state folder, creating the folder if needed. Throws StateLockedError
- * when a live berth holds it; takes it over when its holder is provably dead.
+ * when a live berth holds it; takes it over when its holder is provably dead, or, for a
+ * holder whose pid cannot be judged from here, when its lease went unrenewed for a whole
+ * lease. `leaseMs` defaults to BERTH_LOCK_LEASE_MS, else 30 s.
  */
 export async function acquireStateLock(root: string, opts: { command?: string; leaseMs?: number } = {}): Promise<StateLock> {
   const leaseMs = opts.leaseMs ?? leaseFromEnv();

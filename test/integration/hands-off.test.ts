@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { instanceId } from '../../src/store/channel.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Harness, composeFile, condition, isReady } from '../support/harness.js';
@@ -149,7 +150,8 @@ describe('two berths with different state folders on one compose project', () =>
     await first.close();
   });
 
-  const instanceOf = async (h: Harness) => (await readFile(join(h.state.root, 'instance-id'), 'utf8')).trim();
+  // Read as berth reads it: the file's place is berth's business (it left the stack namespace).
+  const instanceOf = (h: Harness) => instanceId(h.state);
   const stamps = async (project: string) => (await containersOf(project)).map((c) => c.Labels['dev.berth.instance']);
 
   test('the second reports ManagedElsewhere and recreates nothing; adopt hands the project over deliberately', async () => {

@@ -240,6 +240,46 @@ describe('a stack that follows a release channel', () => {
       await local.close();
     }
   });
+  test('a release that failed stays quarantined when the feed drops it and offers it again', async () => {
+    const name = uniqueName('quar');
+    const local = await Vendor.create();
+    try {
+      await local.publish('1.0.0', { web: v1.pinned });
+      const stack: StackFields = { name, channel: { url: local.server.url, publicKey: local.publicKeyFile }, health: { stableForSeconds: 1, progressDeadlineSeconds: 60 } };
+      await h.writeStack(stack, composeFile({ web: 'placeholder' }));
+      await h.waitFor({ stack: name }, 'installed 1.0.0', isReady('1.0.0'));
+      await local.publish('1.1.0', { web: sick.pinned });
+      let s = await h.waitFor(
+        { stack: name },
+        '1.1.0 rolled back to 1.0.0',
+        (x) => condition(x, 'Degraded')?.reason === 'RolledBack' && x.status.operation === undefined && x.status.currentVersion === '1.0.0',
+      );
+      assert.equal(s.status.quarantine?.version, '1.1.0');
+      const updates = (x: StackStatus) => (x.status.history ?? []).filter((e) => e.operation === 'update').length;
+      const before = updates(s);
+
+      // The vendor yanks 1.1.0 (an index without it), then serves it again.
+      const full = await local.indexText();
+      const index = JSON.parse(full) as { releases: Array<{ spec: { version: string } }> };
+      await writeFile(join(local.dir, 'feed', 'stable', 'index.json'), JSON.stringify({ ...index, releases: index.releases.filter((r) => r.spec.version !== '1.1.0') }));
+      const yankedAt = new Date().toISOString();
+      s = await h.waitFor({ stack: name }, 'checked in the index without 1.1.0', (x) => (x.status.lastCheckIn ?? '') > yankedAt && x.status.available === undefined);
+      assert.equal(s.status.quarantine?.version, '1.1.0', 'a feed answer does not release the quarantine');
+
+      await writeFile(join(local.dir, 'feed', 'stable', 'index.json'), full);
+      const backAt = new Date().toISOString();
+      s = await h.waitFor({ stack: name }, '1.1.0 offered again, quarantined', (x) => (x.status.lastCheckIn ?? '') > backAt && condition(x, 'UpdateAvailable')?.reason === 'Quarantined');
+      // Give berth a few more passes to (wrongly) act on it.
+      await new Promise((r) => setTimeout(r, 5_000));
+      s = await h.waitFor({ stack: name }, 'still on 1.0.0', (x) => x.status.operation === undefined);
+      assert.equal(updates(s), before, '1.1.0 was not applied again');
+      assert.equal(s.status.quarantine?.version, '1.1.0');
+      assert.equal(s.status.currentVersion, '1.0.0');
+      assert.deepEqual((await webContainer(name)).digests, [v1.digest]);
+    } finally {
+      await local.close();
+    }
+  });
 });
 
 describe('hostile or broken feeds change nothing that runs', () => {
@@ -355,3 +395,41 @@ async function waitForReports(vendor: Vendor, pred: (rs: Array<Record<string, un
   }
   throw new Error(`the feed received no matching report; it received: ${JSON.stringify(vendor.server.reports)}`);
 }
+
+describe('a release the Stack cannot use', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a release whose compose file lacks a service the Stack pins is InvalidSpec; the next good release is applied by itself', async () => {
+    const name = uniqueName('unusable');
+    const local = await Vendor.create();
+    try {
+      await local.publish('1.0.0', { web: v1.pinned });
+      // The Stack pins the image of its own `cache` service; releases bring `web`.
+      const stack: StackFields = {
+        name,
+        images: { cache: worker.pinned },
+        channel: { url: local.server.url, publicKey: local.publicKeyFile },
+        health: { stableForSeconds: 1, progressDeadlineSeconds: 60 },
+      };
+      await h.writeStack(stack, composeFile({ web: 'placeholder', cache: 'placeholder' }));
+      await h.waitFor({ stack: name }, 'installed 1.0.0', isReady('1.0.0'));
+
+      await local.publish('1.1.0', { web: v11.pinned }, { compose: composeFile({ web: 'placeholder' }) });
+      const bad = await h.waitFor({ stack: name }, '1.1.0 refused as InvalidSpec', (x) => condition(x, 'Ready')?.reason === 'InvalidSpec');
+      assert.equal(bad.status.currentVersion, '1.0.0', 'what runs stays');
+
+      await local.publish('1.2.0', { web: v2.pinned });
+      await h.waitFor({ stack: name }, 'the good release 1.2.0 applied by itself', isReady('1.2.0'), 60_000);
+      assert.deepEqual(await servicesOf(name), ['cache', 'web']);
+    } finally {
+      await local.close();
+    }
+  });
+});

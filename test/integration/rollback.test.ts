@@ -2,7 +2,11 @@
 // undone without a person, reported as a failure, and never applied again by itself.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -11,6 +15,8 @@ import type { StackStatus } from '../../src/api/types.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Harness, composeFile, condition, isReady, type StackFields } from '../support/harness.js';
+import { testKeys } from '../support/releases.js';
+import { StateStore } from '../../src/store/state.js';
 
 let good: TestImage;
 let good2: TestImage;
@@ -195,4 +201,110 @@ describe('the health gate and rollback to last-good', () => {
     assert.equal(two?.outcome, 'Superseded');
     assert.equal(two?.reason, 'NewTarget');
   });
+});
+
+// `berth rollback` as a person runs it: a separate process, against a running berth.
+const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+
+function berthCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BERTH, ...args], (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+describe('berth rollback by a person', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    await h.start();
+  });
+  after(async () => h.close());
+
+  test('in notify mode the rollback is the approval: berth applies it at once, and records it as a rollback', async () => {
+    const name = uniqueName('rbnotify');
+    await h.writeStack({ name, version: '1.0.0', images: { web: good.pinned }, mode: 'notify', approve: '1.0.0' }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    await h.writeStack({ name, version: '2.0.0', images: { web: good2.pinned }, mode: 'notify', approve: '2.0.0' });
+    await h.waitFor({ stack: name }, 'Ready at 2.0.0', isReady('2.0.0'));
+
+    const rolled = await berthCli(['rollback', name, '--state', h.state.root, '--force']);
+    assert.equal(rolled.code, 0, rolled.stderr);
+    assert.match(rolled.stdout, /spec\.approve set to 1\.0\.0/);
+    const manifest = await readFile(join(h.manifests, `${name}.yaml`), 'utf8');
+    assert.match(manifest, /approve: 1\.0\.0/);
+
+    const s = await h.waitFor({ stack: name }, 'Ready at 1.0.0 again, without waiting for approval', isReady('1.0.0'));
+    assert.equal(s.status.revision, 3);
+    const record = await h.state.readRevision(name, 3);
+    assert.deepEqual(record?.cause, { kind: 'rollback', fromRevision: 2, toRevision: 1, requested: record?.cause?.requested });
+    const history = await berthCli(['history', name, '--state', h.state.root]);
+    assert.match(history.stdout.split('\n')[1]!, /^3\s+1\.0\.0\s+rollback\s+Healthy\s/);
+  });
+});
+
+test('rollback of a channel stack whose release shipped its own compose file: refused before writing, naming the file the revision ran', async () => {
+  // A state folder as berth leaves it after applying such a release; no engine needed.
+  const root = await mkdtemp(join(tmpdir(), 'berth-rbch-'));
+  try {
+    const name = 'shop';
+    const manifest = join(root, 'manifests', `${name}.yaml`);
+    await mkdir(join(root, 'manifests', name), { recursive: true });
+    await writeFile(join(root, 'manifests', name, 'compose.yaml'), composeFile({ web: 'placeholder' }));
+    const pub = join(root, 'manifests', 'vendor.pem');
+    await writeFile(pub, testKeys().publicPem);
+    const text = `apiVersion: berth.dev/v1alpha1\nkind: Stack\nmetadata:\n  name: ${name}\nspec:\n  compose:\n    file: ${name}/compose.yaml\n  channel:\n    url: https://feed.example.com/shop\n    publicKey: vendor.pem\n`;
+    await writeFile(manifest, text);
+    const store = new StateStore(join(root, 'state'));
+    const images = { web: good.pinned, worker: good2.pinned };
+    for (const [revision, version] of [[1, '1.0.0'], [2, '2.0.0']] as const) {
+      await store.writeRevision(
+        {
+          revision,
+          stack: name,
+          version,
+          images,
+          targetKey: `k${revision}`,
+          generation: `g${revision}`,
+          project: name,
+          projectDirectory: join(root, 'manifests', name),
+          services: [],
+          spec: { compose: { file: `${name}/compose.yaml` } } as never,
+          created: '2026-01-01T00:00:00Z',
+          release: { channel: 'stable', version, keyId: 'k', compose: true },
+        },
+        stringify({ services: { web: { image: good.pinned }, worker: { image: good2.pinned } } }),
+      );
+    }
+    await store.writeStatus({ stack: name }, {
+      apiVersion: 'berth.dev/v1alpha1',
+      kind: 'StackStatus',
+      metadata: { name },
+      status: {
+        manifest,
+        revision: 2,
+        lastGoodRevision: 2,
+        currentVersion: '2.0.0',
+        history: [
+          { revision: 2, version: '2.0.0', operation: 'update', started: '2026-01-01T00:00:00Z', outcome: 'Healthy' },
+          { revision: 1, version: '1.0.0', operation: 'update', started: '2026-01-01T00:00:00Z', outcome: 'Healthy' },
+        ],
+        services: [],
+        conditions: [],
+      },
+    } as unknown as StackStatus);
+
+    const refused = await berthCli(['rollback', name, '--to', '1', '--state', store.root]);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.equal(await readFile(manifest, 'utf8'), text, 'nothing was written');
+    assert.match(refused.stderr, /revision 1 \(version 1\.0\.0\) ran the compose file shipped with release 1\.0\.0 of channel stable \(kept at /);
+    assert.ok(refused.stderr.includes(store.revisionComposePath(name, 1)), refused.stderr);
+    assert.match(refused.stderr, /spec\.images names "worker", which .* does not define/);
+    assert.match(refused.stderr, /Nothing was written/);
+    const request = await readFile(join(store.root, name, 'rollback-request.yaml'), 'utf8').catch(() => undefined);
+    assert.equal(request, undefined, 'a refused rollback leaves no request behind to mislabel a later revision');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

@@ -89,6 +89,91 @@ spec:
     assert.deepEqual(await readdir(dir), ['shop.yaml'], 'no temp file left beside it');
   });
 
+  test('a manifest with aligned inline comments changes in exactly the intended lines, its comments staying in their column', async () => {
+    const ALIGNED = `apiVersion: berth.dev/v1alpha1   # the API
+kind: Stack                      # a berth stack
+metadata:
+  name: shop                     # also the project
+spec:
+  compose:
+    file: shop/compose.yaml      # the person's file
+  version: 1.4.2                 # current release
+  images:
+    web: ${WEB_A}  # built by CI
+    db: ${DB_B}   # pinned
+  mode: notify                   # a person approves
+  approve: 1.4.2                 # approved by ops
+  resyncSeconds: 30              # look again
+`;
+    await writeFile(file, ALIGNED);
+    await setStackTarget(file, { version: '1.3.10', images: { web: WEB_D, db: DB_B }, approve: '1.3.10' });
+    const before = ALIGNED.split('\n');
+    const after = (await readFile(file, 'utf8')).split('\n');
+    assert.equal(after.length, before.length);
+    const changed = after.flatMap((line, i) => (line === before[i] ? [] : [i + 1]));
+    assert.deepEqual(changed, [8, 10, 13], 'only version, the web image and approve change');
+    assert.equal(after[7], '  version: 1.3.10                # current release');
+    assert.equal(after[12], '  approve: 1.3.10                # approved by ops');
+    for (const i of [7, 9, 12]) assert.equal(after[i]!.indexOf('#'), before[i]!.indexOf('#'), `line ${i + 1} keeps its comment column`);
+  });
+
+  test('a channel stack without spec.version gets version and images as new lines; every other line stays as it was', async () => {
+    const CHANNEL = `apiVersion: berth.dev/v1alpha1   # the API
+kind: Stack                      # a berth stack
+metadata:
+  name: shop                     # also the project
+spec:
+  compose:
+    file: shop/compose.yaml      # the first shape
+  mode: notify                   # a person approves
+  channel:
+    url: https://updates.example.com/shop   # the vendor's feed
+    publicKey: vendor.pem                   # pinned key
+  resyncSeconds: 30              # look again
+`;
+    await writeFile(file, CHANNEL);
+    await setStackTarget(file, { version: '1.3.0', images: { web: WEB_D }, approve: '1.3.0' });
+    const after = (await readFile(file, 'utf8')).split('\n');
+    const added = after.filter((line) => !CHANNEL.split('\n').includes(line));
+    assert.deepEqual(added, ['  version: 1.3.0', '  approve: 1.3.0', '  images:', `    web: ${WEB_D}`]);
+    assert.deepEqual(
+      after.filter((line) => !added.includes(line)),
+      CHANNEL.split('\n'),
+      'every line of the person is kept, in order, byte for byte',
+    );
+  });
+
+  test('approve is added after version when the manifest has none, and left alone when not asked for', async () => {
+    await writeFile(file, MANIFEST.replace('mode: auto', 'mode: notify'));
+    await setStackTarget(file, { version: '1.3.0', images: { web: WEB_A, db: DB_B, cache: CACHE_C }, approve: '1.3.0' });
+    const out = await readFile(file, 'utf8');
+    assert.match(out, /\n  version: "1\.3\.0"    # current release\n  approve: "1\.3\.0"\n  images:\n/);
+    await setStackTarget(file, { version: '1.2.0', images: { web: WEB_A, db: DB_B, cache: CACHE_C } });
+    assert.match(await readFile(file, 'utf8'), /\n  version: "1\.2\.0"    # current release\n  approve: "1\.3\.0"\n/);
+  });
+
+  test('check() sees the edited Stack before anything is written; its refusal leaves the file untouched', async () => {
+    await writeFile(file, MANIFEST);
+    const before = await snapshot(file);
+    let seen: string | undefined;
+    await assert.rejects(
+      setStackTarget(file, { version: '1.3.0', images: { web: WEB_D } }, {
+        check: async (stack) => {
+          seen = stack.spec.version;
+          return 'spec.images.web: no such service in shop/compose.yaml';
+        },
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidManifestError, String(err));
+        assert.match(err.message, /berth could not use the edited manifest, so nothing was written/);
+        assert.match(err.message, /no such service in shop\/compose\.yaml/);
+        return true;
+      },
+    );
+    assert.equal(seen, '1.3.0');
+    assert.deepEqual(await snapshot(file), before);
+  });
+
   test('an empty images removes the images key and its entries entirely', async () => {
     await writeFile(file, MANIFEST);
     const result = await setStackTarget(file, { version: '1.0.0', images: {} });

@@ -68,10 +68,12 @@ interface Pass {
   containers: ObservedContainer[];
   now: Date;
   spec?: FollowOptions;
+  /** The revisions on disk; by default revisions 1 and 2. */
+  revs?: Map<number, RevisionRecord>;
 }
 
 function desiredOf(p: Pass): Desired {
-  const rec = recordedOf(p.journal);
+  const rec = recordedOf(p.journal, p.revs);
   const t = channelTarget(source(following(p.spec)), {
     releases: p.feed,
     view: channelView(),
@@ -85,10 +87,10 @@ function desiredOf(p: Pass): Desired {
 /** One reconcile pass: its plan and the status it writes. */
 function pass(p: Pass): { plan: Plan; status: StackStatus } {
   const desired = desiredOf(p);
-  const rec = recordedOf(p.journal);
+  const rec = recordedOf(p.journal, p.revs);
   const obs = observed(p.containers);
   const plan = decide({ desired, recorded: rec, observed: obs, progress: p.journal, newOperationId: 'op-next', now: p.now });
-  const status = buildStatus({ name: STACK, desired, recorded: recordedOf(plan.progress), observed: obs, plan, progress: plan.progress, now: p.now });
+  const status = buildStatus({ name: STACK, desired, recorded: recordedOf(plan.progress, p.revs), observed: obs, plan, progress: plan.progress, now: p.now });
   return { plan, status };
 }
 
@@ -149,6 +151,8 @@ describe('a quarantined version is not applied again by any feed answer', () => 
       assert.match(cond(back.status, 'UpdateAvailable').message, /^version 1\.1\.0 \(minor\) on channel stable is quarantined: it failed \(ContainerExited\)/, a.name);
       assert.match(back.status.status.available?.waitingFor ?? '', /berth\.dev\/retry/, a.name);
       assert.deepEqual([cond(back.status, 'Degraded').status, cond(back.status, 'Degraded').reason], ['True', 'RolledBack'], a.name);
+      assert.deepEqual([cond(back.status, 'Ready').status, cond(back.status, 'Ready').reason], ['False', 'RolledBack'], a.name);
+      assert.equal(back.status.status.currentVersion, '1.0.0', a.name);
     });
   }
 
@@ -167,6 +171,32 @@ describe('a quarantined version is not applied again by any feed answer', () => 
     assert.deepEqual(omitted.plan.progress.quarantine, afterRollback.quarantine);
     const back = pass({ feed: FULL, journal: omitted.plan.progress, containers: healthy(rev1), now: at(120) });
     assert.deepEqual(back.plan.steps, []);
+  });
+
+  test('a second release that fails joins the quarantine: neither is applied again by itself', () => {
+    const r120 = channelRelease(release('1.2.0'));
+    const feed = [r100, r110, r120];
+    const applying = pass({ feed, journal: afterRollback, containers: healthy(rev1), now: at(60) });
+    const write = applying.plan.steps.find((s) => s.kind === 'writeRevision');
+    assert.ok(write?.kind === 'writeRevision');
+    const rev3 = write.record;
+    const revs = new Map([rev1, rev2, rev3].map((r) => [r.revision, r]));
+    const failed = pass({
+      feed,
+      revs,
+      journal: afterComposeUp(applying.plan.progress, at(61), 120),
+      containers: runningOf(rev3, { web: { state: 'exited', details: { restartCount: 0, exitCode: 1 } } }),
+      now: at(62),
+    });
+    assert.equal(failed.plan.action, 'rollback');
+    const verifying = pass({ feed, revs, journal: afterComposeUp(failed.plan.progress, at(63), 120), containers: healthy(rev1, iso(63)), now: at(64) });
+    const settled = pass({ feed, revs, journal: verifying.plan.progress, containers: healthy(rev1, iso(63)), now: at(90) });
+    assert.equal(settled.plan.progress.operation, undefined);
+    assert.deepEqual(settled.plan.progress.quarantine?.versions, ['1.2.0', '1.1.0']);
+
+    const later = pass({ feed, revs, journal: settled.plan.progress, containers: healthy(rev1, iso(63)), now: at(200) });
+    assert.deepEqual(later.plan.steps, [], '1.1.0 is not handed back to the feed by the failure of 1.2.0');
+    assert.equal(cond(later.status, 'UpdateAvailable').reason, 'Quarantined');
   });
 
   test('switching mode names no other version: the quarantine holds', () => {

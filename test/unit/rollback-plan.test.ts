@@ -458,7 +458,7 @@ describe('a quarantine', () => {
     assert.equal(
       plan.message,
       `version 2.0.0 (revision 2) failed: ContainerExited: ${EXITED}; revision 1 (version 1.0.0) runs instead; ` +
-        'change the spec, or set metadata.annotations["berth.dev/retry"] to a new value to try it again',
+        'name something else in the spec (version, approve, images, compose file or channel), or set metadata.annotations["berth.dev/retry"] to a new value to try it again',
     );
   });
 
