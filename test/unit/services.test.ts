@@ -293,3 +293,22 @@ describe('status: a done job is healthy, an inactive profile is said to be', () 
     assert.match(healthy?.message ?? '', /job migrate \(shop-migrate-1\) exited with code 4/);
   });
 });
+
+describe('known and pinnable: every service of the model, wherever its definition came from', () => {
+  test("a service from an `include:`d file, as compose's resolved model lists it, is expected and takes a pin", () => {
+    // `docker compose config` merges included services into `services`: the planner needs no more.
+    const model: ComposeDocument = { services: { web: { image: 'registry.local/web:latest' }, cache: { image: 'registry.local/cache:7' } } };
+    const s = stack({ images: { web: pinned('web', 'a'), cache: pinned('cache', 'd') } });
+    const t = resolveTarget({ stack: s, manifest: MANIFEST, composeFile: COMPOSE_FILE, compose: model });
+    assert.deepEqual(targetRuns(t).find((r) => r.name === 'cache'), { name: 'cache', pinned: pinned('cache', 'd') });
+  });
+
+  test('a pin of a service of an inactive profile is accepted, but its image is not pulled for compose up', () => {
+    const s = stack({ images: { web: pinned('web', 'a'), debug: pinned('debug', 'e') } });
+    const t = resolveTarget({ stack: s, manifest: MANIFEST, composeFile: COMPOSE_FILE, compose: doc() });
+    const plan = decide({ desired: valid(t), recorded: {}, observed: observed([]), now: NOW });
+    const pull = plan.steps.find((x) => x.kind === 'pull');
+    assert.ok(pull !== undefined && pull.kind === 'pull');
+    assert.deepEqual(pull.images, [pinned('web', 'a')]);
+  });
+});
