@@ -37,7 +37,11 @@ export interface TargetSource {
   composeFile: string;
   /** The stack's own compose file, parsed. */
   compose: ComposeDocument;
-  /** The compose profiles the stack enables (none when absent): only their services are expected. */
+  /**
+   * The compose profiles the stack enables (none when absent): only their services are
+   * expected. `['*']` enables every service of the model, as for a model compose resolved
+   * itself (it holds only the services of enabled profiles).
+   */
   activeProfiles?: readonly string[];
 }
 
@@ -86,8 +90,10 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
   }
   const project = stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = dirnameOf(src.composeFile);
-  // Sorted and only when some are enabled, so the keys of stacks without profiles stay as they were.
   const profiles = [...new Set(src.activeProfiles ?? [])].sort();
+  // Part of the identity only when they pick services out of the model: then enabling one is
+  // a new target. Otherwise the model says it all, and keys stay as they were without profiles.
+  const selecting = profiles.length > 0 && !profiles.includes('*') ? { profiles } : {};
   return {
     stack,
     manifest: src.manifest,
@@ -97,7 +103,7 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
     projectDirectory,
     compose,
     ...(profiles.length > 0 ? { profiles } : {}),
-    key: stableHash({ version, images, compose, project, projectDirectory, ...(profiles.length > 0 ? { profiles } : {}) }),
+    key: stableHash({ version, images, compose, project, projectDirectory, ...selecting }),
     generation: stableHash({ spec: stack.spec, compose: src.compose, ...(extra.release ? { release: extra.release } : {}) }),
     intent: intentOf(stack, src.compose),
     ...extra,

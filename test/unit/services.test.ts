@@ -312,3 +312,13 @@ describe('known and pinnable: every service of the model, wherever its definitio
     assert.deepEqual(pull.images, [pinned('web', 'a')]);
   });
 });
+
+describe("a model compose resolved itself holds only enabled services: ['*']", () => {
+  test('every service of the model is expected, profiles or not, and the key is the one without profiles', () => {
+    // What `docker compose --profile debug config` prints: debug kept, with its profiles.
+    const model = doc();
+    const all = targetOf('1.0.0', model, ['*']);
+    assert.equal(targetRuns(all).find((r) => r.name === 'debug')?.inactive, undefined);
+    assert.equal(all.key, targetOf('1.0.0', model).key);
+  });
+});
