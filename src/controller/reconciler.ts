@@ -469,7 +469,11 @@ export class Reconciler {
           });
         }
         // A compose left running by a berth that died must finish (or be stopped) first.
+        // Every compose berth runs for the project carries this tag, so what a dead berth left
+        // running is found even when its docker CLI died too and the plugin was reparented.
+        const tag = `${await this.instance()}/${step.project}`;
         const fenced = await fenceCompose(step.project, leftCompose, {
+          tag,
           timeoutMs: this.deps.composeTimeoutMs ?? 10 * 60_000,
           onWait: (procs) => log.warn({ pids: procs.map((p) => p.pid) }, 'waiting for a compose process of this project that berth did not start in this run'),
         });
@@ -477,6 +481,7 @@ export class Reconciler {
         let pidWrite: Promise<void> | undefined;
         try {
           await compose.up({
+            tag,
             project: step.project,
             projectDirectory: step.projectDirectory,
             file: state.revisionComposePath(name, step.revision),

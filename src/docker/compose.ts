@@ -1,7 +1,12 @@
 // The one wrapper around the compose CLI: found and version-checked once, always run
 // non-interactively with captured output and a deadline, and every failure turned into a
 // typed error in one place (the shape of Pulumi's automation API around its CLI).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeTagEnv } from './fence.js';
 
 export type ComposeFlavour = 'v2' | 'v1';
 
@@ -34,6 +39,14 @@ interface RunOptions {
   signal?: AbortSignal;
   /** Called once the child runs, so its pid can be journaled; a throw kills the child and rejects. */
   onSpawn?: (pid: number) => void;
+  /** Added to the child's environment (and so to whatever it spawns). */
+  env?: Record<string, string>;
+  /**
+   * Output goes to files, not pipes: a compose that outlives berth (SIGKILLed, OOM-killed)
+   * must not die half-way on its next write to a pipe nobody reads any more. It finishes
+   * its run, and the next berth waits for it (see fence.ts).
+   */
+  outputToFiles?: boolean;
 }
 
 /** Last lines of compose's stderr: enough to say what went wrong without flooding a status. */
@@ -42,17 +55,36 @@ function tail(text: string, lines = 8): string {
 }
 
 function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeResult> {
+  if (!opts.outputToFiles) return execPiped(file, args, opts, undefined);
+  // Made synchronously, so the child is spawned (and onSpawn called) before exec returns.
+  const dir = mkdtempSync(join(tmpdir(), 'berth-compose-'));
+  return execPiped(file, args, opts, dir).finally(() => rm(dir, { recursive: true, force: true }));
+}
+
+function execPiped(file: string, args: string[], opts: RunOptions, outputDir: string | undefined): Promise<ComposeResult> {
   const command = [file, ...args].join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Plain, colourless output that never waits for a terminal.
-      env: { ...process.env, COMPOSE_ANSI: 'never', COMPOSE_INTERACTIVE_NO_CLI: '1', NO_COLOR: '1' },
-    });
+    const fds = outputDir !== undefined ? [openSync(join(outputDir, 'stdout'), 'w', 0o600), openSync(join(outputDir, 'stderr'), 'w', 0o600)] : undefined;
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, {
+        stdio: fds !== undefined ? ['ignore', fds[0]!, fds[1]!] : ['ignore', 'pipe', 'pipe'],
+        // Plain, colourless output that never waits for a terminal.
+        env: { ...process.env, COMPOSE_ANSI: 'never', COMPOSE_INTERACTIVE_NO_CLI: '1', NO_COLOR: '1', ...opts.env },
+      });
+    } finally {
+      // The child holds its own copies; berth's are not needed once it runs.
+      for (const fd of fds ?? []) closeSync(fd);
+    }
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const collect = async (): Promise<void> => {
+      if (outputDir === undefined) return;
+      stdout = await readFile(join(outputDir, 'stdout'), 'utf8').catch(() => '');
+      stderr = await readFile(join(outputDir, 'stderr'), 'utf8').catch(() => '');
+    };
     let timedOut = false;
     const kill = () => {
       child.kill('SIGTERM');
@@ -75,6 +107,9 @@ function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeRe
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
+      void collect().then(() => settle(code, signal));
+    });
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       if (timedOut) {
         reject(new ComposeTimeoutError(`${command} did not finish within ${opts.timeoutMs} ms and was killed`, command, code, tail(stderr)));
       } else if (code === 0) {
@@ -83,7 +118,7 @@ function exec(file: string, args: string[], opts: RunOptions): Promise<ComposeRe
         const why = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
         reject(new ComposeError(`${command} ${why}: ${tail(stderr) || '(no output)'}`, command, code, stderr));
       }
-    });
+    };
     if (opts.onSpawn && child.pid !== undefined) {
       try {
         opts.onSpawn(child.pid);
@@ -104,6 +139,8 @@ export interface UpOptions {
   signal?: AbortSignal;
   /** Called with the compose child's pid as soon as it runs (the controller journals it). */
   onSpawn?: (pid: number) => void;
+  /** berth's tag for the project (see fence.ts), so a later berth can fence this run even once it is orphaned. */
+  tag?: string;
 }
 
 export class ComposeCli {
@@ -159,6 +196,8 @@ export class ComposeCli {
         timeoutMs: opts.timeoutMs ?? 10 * 60_000,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
+        ...(opts.tag !== undefined ? { env: composeTagEnv(opts.tag) } : {}),
+        outputToFiles: true,
       },
     );
   }

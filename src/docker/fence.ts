@@ -2,12 +2,33 @@
 // berth on the same state must not run compose for that project until the old one is
 // gone: it waits for it, and past a bound fences it (SIGTERM, then SIGKILL). Only what
 // berth started is fenced: the compose process the journal names, by pid AND start time
-// (a pid may have been reused since), and the processes it spawned (the docker CLI runs
-// the compose plugin as its child). A person's own `docker compose -p shop logs -f` is
-// never waited for nor killed, however its argv reads.
+// (a pid may have been reused since), the processes it spawned (the docker CLI runs the
+// compose plugin as its child), and any process carrying berth's tag for the project in its
+// environment. The tag matters because the docker CLI often dies with the berth that
+// started it (its output pipe breaks) while its compose plugin runs on, reparented: then
+// neither its pid nor its parent names it. A person's own `docker compose -p shop logs -f`
+// carries no tag and is never waited for nor killed, however its argv reads.
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The environment variable berth gives every compose it runs, inherited by what compose spawns. */
+export const COMPOSE_TAG_VAR = 'BERTH_COMPOSE_RUN';
+
+/** The environment that marks a compose process as berth's, for one instance and project. */
+export function composeTagEnv(tag: string): Record<string, string> {
+  return { [COMPOSE_TAG_VAR]: tag };
+}
+
+/** Whether the process's environment carries the tag; a process berth cannot read (another user's) is not berth's. */
+async function carriesTag(pid: number, tag: string): Promise<boolean> {
+  try {
+    const raw = await readFile(`/proc/${pid}/environ`, 'utf8');
+    return raw.split('\0').includes(`${COMPOSE_TAG_VAR}=${tag}`);
+  } catch {
+    return false;
+  }
+}
 
 export interface ComposeProcess {
   pid: number;
@@ -29,6 +50,8 @@ export interface FenceOptions {
   pollMs?: number;
   /** Called whenever the set of processes waited for changes, so the caller can say why it is not starting yet. */
   onWait?: (procs: ComposeProcess[]) => void;
+  /** berth's tag for this project (see composeTagEnv): processes carrying it are fenced too. */
+  tag?: string;
 }
 
 export class FenceError extends Error {
@@ -131,11 +154,15 @@ async function processTable(): Promise<ProcEntry[]> {
  * The processes of `started` that still run (same pid, same start time) and everything they
  * spawned, as found right now; never the calling process.
  */
-export async function startedProcesses(started: readonly StartedProcess[]): Promise<ComposeProcess[]> {
-  if (started.length === 0) return [];
+export async function startedProcesses(started: readonly StartedProcess[], tag?: string): Promise<ComposeProcess[]> {
+  if (started.length === 0 && tag === undefined) return [];
   const table = await processTable();
   const ours = new Set<number>();
   for (const p of table) if (started.some((s) => s.pid === p.pid && s.startTime === p.startTime)) ours.add(p.pid);
+  if (tag !== undefined) {
+    const tagged = await Promise.all(table.map(async (p) => (p.pid !== process.pid && (await carriesTag(p.pid, tag)) ? p.pid : undefined)));
+    for (const pid of tagged) if (pid !== undefined) ours.add(pid);
+  }
   // Children are found by parent pid; a child starts after its parent, which rules out a
   // parent pid reused by an unrelated process that later took the dead parent's number.
   let grew = ours.size > 0;
@@ -163,8 +190,15 @@ export async function startedProcesses(started: readonly StartedProcess[]): Prom
  * Signals berth's compose processes as found right now, not as found earlier: a pid seen a
  * poll ago may since have exited and been reused by something else.
  */
-async function signalAll(project: string, started: readonly StartedProcess[], signal: NodeJS.Signals, killed: Set<number>, seen: Set<number>): Promise<void> {
-  for (const { pid } of await startedProcesses(started)) {
+async function signalAll(
+  project: string,
+  started: readonly StartedProcess[],
+  tag: string | undefined,
+  signal: NodeJS.Signals,
+  killed: Set<number>,
+  seen: Set<number>,
+): Promise<void> {
+  for (const { pid } of await startedProcesses(started, tag)) {
     seen.add(pid);
     try {
       process.kill(pid, signal);
@@ -183,6 +217,7 @@ async function signalAll(project: string, started: readonly StartedProcess[], si
 /** Polls until none of berth's compose processes runs; false when some still do after `withinMs`. */
 async function waitGone(
   started: readonly StartedProcess[],
+  tag: string | undefined,
   withinMs: number,
   pollMs: number,
   seen: Set<number>,
@@ -191,7 +226,7 @@ async function waitGone(
   const start = performance.now();
   let reported = '';
   for (;;) {
-    const procs = await startedProcesses(started);
+    const procs = await startedProcesses(started, tag);
     if (procs.length === 0) return true;
     for (const p of procs) seen.add(p.pid);
     const key = procs.map((p) => p.pid).join(',');
@@ -217,14 +252,15 @@ export async function fenceCompose(project: string, started: readonly StartedPro
   const killed = new Set<number>();
   const result = () => ({ waitedFor: sorted(seen), killed: sorted(killed) });
 
-  if (await waitGone(started, opts.timeoutMs, pollMs, seen, opts.onWait)) return result();
+  const { tag } = opts;
+  if (await waitGone(started, tag, opts.timeoutMs, pollMs, seen, opts.onWait)) return result();
   // compose forwards SIGTERM to what it runs and winds down; SIGKILL is for a hung one.
-  await signalAll(project, started, 'SIGTERM', killed, seen);
-  if (await waitGone(started, graceMs, pollMs, seen)) return result();
-  await signalAll(project, started, 'SIGKILL', killed, seen);
+  await signalAll(project, started, tag, 'SIGTERM', killed, seen);
+  if (await waitGone(started, tag, graceMs, pollMs, seen)) return result();
+  await signalAll(project, started, tag, 'SIGKILL', killed, seen);
   // SIGKILL cannot be caught, but a process stuck in the kernel (uninterruptible I/O) outlives it.
-  if (await waitGone(started, graceMs, pollMs, seen)) return result();
-  const left = (await startedProcesses(started)).map((p) => p.pid);
+  if (await waitGone(started, tag, graceMs, pollMs, seen)) return result();
+  const left = (await startedProcesses(started, tag)).map((p) => p.pid);
   if (left.length === 0) return result();
   throw new FenceError(
     `compose processes ${left.join(', ')} of project ${project} still run ${graceMs} ms after SIGKILL; berth will not run compose beside them: find out what they are stuck on (cat /proc/PID/stack) and restart berth once they are gone`,

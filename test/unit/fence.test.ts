@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { fenceCompose, parseStat, startTimeOf, startedProcesses, type ComposeProcess, type StartedProcess } from '../../src/docker/fence.js';
+import { composeTagEnv, fenceCompose, parseStat, startTimeOf, startedProcesses, type ComposeProcess, type StartedProcess } from '../../src/docker/fence.js';
 import { ComposeCli, ComposeError } from '../../src/docker/compose.js';
 
 // Per test-process names, so a concurrent run of this file elsewhere on the machine is not found.
@@ -110,6 +110,29 @@ describe('startedProcesses', () => {
     const proc = await start(FOREVER, ['compose', '-p', project, 'up']);
     const { pid, startTime } = journalled(proc);
     assert.deepEqual(await startedProcesses([{ pid, startTime: startTime - 1 }]), []);
+  });
+
+  test('finds what the journalled process spawned after it died: the docker CLI exits on the dead berth\'s broken pipe, its compose plugin runs on, orphaned', async () => {
+    const tag = `test-instance/${project}`;
+    // The parent spawns a detached child that inherits berth's tag, then exits: the child is
+    // reparented away, so only the tag (not the parent pid) still names it as berth's.
+    const parent = spawn(
+      process.execPath,
+      ['-e', `const c = require('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(FOREVER)}], { stdio: 'ignore', detached: true }); console.log(c.pid); c.unref();`],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...composeTagEnv(tag) } },
+    );
+    const started: StartedProcess = { pid: parent.pid!, startTime: startTimeOf(parent.pid!)! };
+    parent.stdout!.setEncoding('utf8');
+    const [line] = (await once(parent.stdout!, 'data')) as [string];
+    const orphan = Number(line.trim());
+    await once(parent, 'exit');
+    try {
+      assert.ok(isRunning(orphan), 'the orphaned child should still run');
+      assert.deepEqual(pids(await startedProcesses([started], tag)), [orphan], 'the orphan carrying the tag is berth\'s');
+      assert.deepEqual(pids(await startedProcesses([started], `other-instance/${project}`)), [], 'another tag is not this berth\'s');
+    } finally {
+      process.kill(orphan, 'SIGKILL');
+    }
   });
 
   test("never finds a person's compose of the same project that berth did not start", async () => {
