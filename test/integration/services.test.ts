@@ -69,7 +69,9 @@ describe('one-shot jobs, profiles and replicas 0 on a real engine', () => {
     assert.equal(s.status.revision, 1);
     assert.equal(condition(s, 'Healthy')?.status, 'True');
     assert.equal(service(s, 'init')?.reason, 'JobCompleted');
-    assert.equal(service(s, 'debug')?.reason, 'ProfileInactive');
+    // Parsed by berth, the service is listed as ProfileInactive; in a model compose resolves, it is left out.
+    const debug = service(s, 'debug');
+    assert.ok(debug === undefined || (debug.reason === 'ProfileInactive' && debug.containers.length === 0), JSON.stringify(debug));
     assert.equal(service(s, 'spare')?.reason, 'ScaledToZero');
     const running = (await containersOf(name)).map((c) => `${c.Labels['com.docker.compose.service']}:${c.State}`).sort();
     assert.deepEqual(running, ['init:exited', 'web:running']);
