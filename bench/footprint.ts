@@ -5,10 +5,12 @@
 //     input changed) and engine calls per pass, whose 50:5 ratio shows O(1) in one run.
 //   idle: a real `berth run` child process with one such stack of 50 services, converged, left
 //     alone for 60 s (BERTH_BENCH_IDLE_SECONDS): its CPU share of one core and its RSS, read
-//     from /proc, beside the issue's budget (0.2 %, 80 MB).
+//     from /proc, beside the issue's budget (0.2 %, 80 MB). BERTH_BENCH_IDLE_LOG=<file> keeps its
+//     log, BERTH_BENCH_IDLE_LOG_LEVEL=debug says what it did,
+//     BERTH_BENCH_IDLE_NODE_ARGS adds node flags (--cpu-prof).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +158,10 @@ export async function idle(image: TestImage, seconds: number) {
     const fd = openSync(logFile, 'a');
     try {
       // Log level info, as an admin runs it: debug lines would be part of what is measured.
-      child = spawn(process.execPath, [BERTH_MAIN, 'run', '--manifests', manifests, '--state', state, '--log-level', 'info'], { stdio: ['ignore', fd, fd] });
+      const level = process.env['BERTH_BENCH_IDLE_LOG_LEVEL'] ?? 'info';
+      // e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" to see where the idle CPU goes.
+      const nodeArgs = (process.env['BERTH_BENCH_IDLE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+      child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, 'run', '--manifests', manifests, '--state', state, '--log-level', level], { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -212,6 +217,9 @@ export async function idle(image: TestImage, seconds: number) {
       child.kill('SIGKILL');
     }
     await removeProject(name);
+    // To see what an idle berth did: BERTH_BENCH_IDLE_LOG=<file> keeps its log.
+    const keep = process.env['BERTH_BENCH_IDLE_LOG'];
+    if (keep) await copyFile(logFile, keep).catch(() => undefined);
     await rm(root, { recursive: true, force: true });
   }
 }
