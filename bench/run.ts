@@ -317,7 +317,10 @@ async function main() {
   const only = process.env['BERTH_BENCH_ONLY'];
   if (only === 'footprint' || only === 'idle') {
     await requireEngine();
-    const image = await buildTestImage({ name: uniqueName('footprint'), variant: 'plain' });
+    // A variant no other image has: an image ID shared with other tests' images gains and
+    // loses their repo digests as they come and go, and each change is a status write here.
+    const tag = uniqueName('footprint');
+    const image = await buildTestImage({ name: tag, variant: tag });
     try {
       const result: Record<string, unknown> = {};
       if (only === 'footprint') result['noopProfiles'] = await noopProfiles(image, await Engine.connect(), await ComposeCli.detect());
