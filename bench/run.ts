@@ -327,7 +327,8 @@ async function main() {
       result['idle'] = await idle(image, IDLE_SECONDS);
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     } finally {
-      await removeTestImages([image]);
+      // A failed removal (the shared engine restarting) must not hide the bench's own error.
+      await removeTestImages([image]).catch((err: unknown) => process.stderr.write(`${(err as Error).message}\n`));
     }
     return;
   }
