@@ -304,6 +304,17 @@ const serviceStatusSchema = {
   properties: {
     name: { type: 'string' },
     desiredImage: { type: 'string', description: 'The image the applied revision asks for.' },
+    desiredReplicas: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Containers compose keeps for the service: 0 for `deploy.replicas: 0` or a profile that is not active. Absent: at least one.',
+    },
+    job: { type: 'boolean', description: 'A one-shot job: a container that exited 0 is done, a non-zero exit is a failure.' },
+    reason: {
+      enum: ['ProfileInactive', 'ScaledToZero', 'JobRunning', 'JobCompleted', 'JobFailed'],
+      description: 'Why the service is judged differently from a long-running one.',
+    },
+    message: { type: 'string', description: 'The reason in words.' },
     containers: {
       type: 'array',
       items: {
@@ -319,6 +330,7 @@ const serviceStatusSchema = {
           imageDigests: { type: 'array', items: { type: 'string' }, description: 'Repo digests of the image the container runs.' },
           revision: { type: 'integer', description: 'The berth revision label on the container.' },
           configHash: { type: 'string', description: "Compose's config hash label." },
+          exitCode: { type: 'integer', description: 'The exit code of an exited container.' },
         },
       },
     },

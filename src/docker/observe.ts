@@ -8,6 +8,16 @@ import type { Engine } from './engine.js';
 
 const HEALTH_STATES: Exclude<Health, 'none'>[] = ['healthy', 'unhealthy', 'starting'];
 
+/**
+ * The exit code in the list API's status text ("Exited (0) 3 minutes ago"): how a finished
+ * job is told from a failed one without inspecting each container.
+ */
+export function exitCodeFromStatus(state: string, status: string | undefined): number | undefined {
+  if (state !== 'exited' || status === undefined) return undefined;
+  const m = /^Exited \((-?[0-9]+)\)/.exec(status);
+  return m === null ? undefined : Number(m[1]);
+}
+
 export async function observeProject(engine: Engine, project: string): Promise<Observed> {
   const label = [`${LABEL_PROJECT}=${project}`];
   const [all, images, ...byHealth] = await Promise.all([
@@ -28,6 +38,7 @@ export async function observeProject(engine: Engine, project: string): Promise<O
       const revision = revisionLabel !== undefined && /^[0-9]+$/.test(revisionLabel) ? Number(revisionLabel) : undefined;
       const configHash = c.Labels[LABEL_CONFIG_HASH];
       const instance = c.Labels[LABEL_INSTANCE];
+      const exitCode = exitCodeFromStatus(c.State, c.Status);
       return {
         id: c.Id,
         name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
@@ -39,6 +50,7 @@ export async function observeProject(engine: Engine, project: string): Promise<O
         ...(typeof c.Created === 'number' ? { created: c.Created * 1000 } : {}),
         ...(revision !== undefined ? { revision } : {}),
         ...(configHash !== undefined ? { configHash } : {}),
+        ...(exitCode !== undefined ? { exitCode } : {}),
         ...(instance !== undefined && instance !== '' ? { instance } : {}),
       };
     })

@@ -6,6 +6,36 @@ export interface ExpectedRun {
   pinned?: string;
   /** Checked only when set: the berth revision label the service's containers must carry. */
   revision?: number;
+  /** Containers expected; absent means at least one. 0 (`deploy.replicas: 0`) expects none. */
+  replicas?: number;
+  /** A one-shot job: exited 0 is done, a non-zero exit is a failure (see plan/services.ts). */
+  job?: boolean;
+  /** Not of an active profile: nothing is expected, and its containers are not strays. */
+  inactive?: boolean;
+}
+
+/** Exit codes of a process told to stop (SIGINT, SIGKILL, SIGTERM): not a verdict on a job. */
+const SIGNAL_CODES = new Set([130, 137, 143]);
+
+/** A job's container that ran to completion. */
+export function jobDone(svc: Pick<ExpectedRun, 'job'>, c: ObservedContainer): boolean {
+  return svc.job === true && c.state === 'exited' && exitCodeOf(c) === 0;
+}
+
+/** A job's container that exited with a code of its own (not 0, not a stop signal). */
+export function jobFailed(svc: Pick<ExpectedRun, 'job'>, c: ObservedContainer): boolean {
+  const code = exitCodeOf(c);
+  return svc.job === true && c.state === 'exited' && code !== undefined && code !== 0 && !SIGNAL_CODES.has(code);
+}
+
+/** The exit code, from an inspect when the gate asked for one, else from the list API. */
+export function exitCodeOf(c: ObservedContainer): number | undefined {
+  return c.details?.exitCode ?? c.exitCode;
+}
+
+/** Services compose expects nothing of: a profile that is not active, or zero replicas. */
+export function expectsNone(svc: ExpectedRun): boolean {
+  return svc.inactive === true || svc.replicas === 0;
 }
 
 /** States a `compose up` would change. Restarting and paused containers are a health matter, not drift. */
@@ -31,11 +61,28 @@ export function findDrift(expected: readonly ExpectedRun[], observed: Observed):
   for (const svc of expected) {
     const containers = byService.get(svc.name) ?? [];
     byService.delete(svc.name);
-    if (containers.length === 0) {
-      drift.push({ service: svc.name, kind: 'missing', detail: 'no container' });
+    // compose keeps what a person started of an inactive profile (even with --remove-orphans): so does berth.
+    if (svc.inactive === true) continue;
+    if (svc.replicas === 0) {
+      // compose up removes them: a repair converges.
+      if (containers.length > 0) {
+        drift.push({ service: svc.name, kind: 'unexpected', detail: `${containers.map((c) => c.name).join(', ')} exist(s) although replicas is 0` });
+      }
       continue;
     }
-    const stopped = containers.filter((c) => REPAIRABLE_STATES.has(c.state));
+    if (containers.length === 0) {
+      drift.push({ service: svc.name, kind: 'missing', detail: svc.job === true ? 'the job has no container (it never ran)' : 'no container' });
+      continue;
+    }
+    const failed = containers.filter((c) => jobFailed(svc, c));
+    if (failed.length > 0) {
+      drift.push({
+        service: svc.name,
+        kind: 'jobFailed',
+        detail: `job ${svc.name} failed: ${failed.map((c) => `${c.name} exited with code ${exitCodeOf(c)}`).join(', ')}`,
+      });
+    }
+    const stopped = containers.filter((c) => REPAIRABLE_STATES.has(c.state) && !jobDone(svc, c) && !jobFailed(svc, c));
     if (stopped.length > 0) {
       drift.push({ service: svc.name, kind: 'notRunning', detail: stopped.map((c) => `${c.name} is ${c.state}`).join(', ') });
     }

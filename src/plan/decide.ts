@@ -4,7 +4,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { HEALTH_DEFAULTS, ROLLBACK_DEFAULTS } from '../api/schema.js';
 import type { ResolvedStack } from '../api/types.js';
-import { describeDrift, digestOf, findDrift, type ExpectedRun } from './compare.js';
+import { describeDrift, digestOf, expectsNone, findDrift, jobDone, type ExpectedRun } from './compare.js';
 import { approvalHold, bindApproval } from './approval.js';
 import { evaluateGate } from './gate.js';
 import {
@@ -30,9 +30,15 @@ const { compare } = fastJsonPatch;
 type ServiceView = { image?: string; state: string };
 type View = { services: Record<string, ServiceView> };
 
+/** A job's state once it is done; the observed side writes a job that exited 0 the same way. */
+const COMPLETED = 'completed';
+
 function desiredView(services: readonly ExpectedRun[]): View {
   const out: View = { services: {} };
-  for (const s of services) out.services[s.name] = { ...(s.pinned !== undefined ? { image: s.pinned } : {}), state: 'running' };
+  for (const s of services) {
+    if (expectsNone(s)) continue;
+    out.services[s.name] = { ...(s.pinned !== undefined ? { image: s.pinned } : {}), state: s.job === true ? COMPLETED : 'running' };
+  }
   return out;
 }
 
@@ -43,12 +49,17 @@ function desiredView(services: readonly ExpectedRun[]): View {
  */
 function observedView(expected: readonly ExpectedRun[], observed: Observed): View {
   const pinnedBy = new Map(expected.map((s) => [s.name, s.pinned]));
+  const runOf = new Map(expected.map((s) => [s.name, s]));
   const byService = new Map<string, Observed['containers']>();
   for (const c of observed.containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
   const out: View = { services: {} };
   for (const [service, containers] of byService) {
+    const run = runOf.get(service);
+    // Left alone like compose leaves it: not part of either side.
+    if (run?.inactive === true) continue;
+    const done = run !== undefined && containers.every((c) => jobDone(run, c));
     const notRunning = containers.find((c) => c.state !== 'running');
-    const view: ServiceView = { state: notRunning?.state ?? 'running' };
+    const view: ServiceView = { state: done ? COMPLETED : (notRunning?.state ?? 'running') };
     const pinned = pinnedBy.get(service);
     if (pinned !== undefined) {
       const want = digestOf(pinned);
@@ -108,7 +119,8 @@ function keepApplied(pass: Pass, applied: RevisionRecord, why: Why): Plan {
   const { observed, now } = pass.input;
   const runs = revisionRuns(applied);
   const drift: Drift[] = findDrift(runs, observed);
-  if (drift.length === 0) return plan({ action: 'none', steps: [], drift, ...why, progress: pass.progress }, runs, observed);
+  // A job that failed is reported, not re-run on every pass: a new revision or a person runs it again.
+  if (drift.every((d) => d.kind === 'jobFailed')) return plan({ action: 'none', steps: [], drift, ...why, progress: pass.progress }, runs, observed);
   const progress = startOperation(pass.progress, {
     id: pass.operationId,
     kind: 'repair',

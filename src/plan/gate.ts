@@ -8,7 +8,7 @@
 // restart between two samples is caught through the container's start time and restart
 // count rather than missed.
 import type { HealthSpec, Operation } from '../api/types.js';
-import { describeDrift, findDrift } from './compare.js';
+import { describeDrift, exitCodeOf, findDrift, jobDone, jobFailed, type ExpectedRun } from './compare.js';
 import { revisionRuns } from './runs.js';
 import type { Observed, ObservedContainer, ProbeResult, RevisionRecord } from './types.js';
 
@@ -50,7 +50,12 @@ export function stoppedFromOutside(c: ObservedContainer): boolean {
 
 export function evaluateGate(input: GateInput): GateVerdict {
   const { record, observed, probes, operation, now } = input;
-  const containers = observed.containers;
+  const runs = revisionRuns(record);
+  const byName = new Map(runs.map((r) => [r.name, r]));
+  const none: ExpectedRun = { name: '' };
+  // What a person runs of a profile the stack does not enable is not the revision's to judge.
+  const containers = observed.containers.filter((c) => byName.get(c.service)?.inactive !== true);
+  const runOf = (c: ObservedContainer): ExpectedRun => byName.get(c.service) ?? none;
   const baseline: Record<string, number> = { ...(operation.restartBaseline ?? {}) };
   for (const c of containers) {
     if (c.details !== undefined && !(c.id in baseline)) {
@@ -64,6 +69,15 @@ export function evaluateGate(input: GateInput): GateVerdict {
 
   // Certain failures first: waiting longer cannot fix them.
   for (const c of containers) {
+    if (jobFailed(runOf(c), c)) {
+      return {
+        verdict: 'failed',
+        reason: 'JobFailed',
+        message: `job ${c.service} (container ${c.name}) exited with code ${exitCodeOf(c)}`,
+      };
+    }
+    // A one-shot job that exited 0 is done, not down.
+    if (jobDone(runOf(c), c)) continue;
     if ((c.state === 'exited' || c.state === 'dead') && !stoppedFromOutside(c)) {
       const code = c.details?.exitCode;
       return {
@@ -93,10 +107,13 @@ export function evaluateGate(input: GateInput): GateVerdict {
 
   const deadline = operation.verifyDeadline !== undefined ? Date.parse(operation.verifyDeadline) : Number.POSITIVE_INFINITY;
   const problems: string[] = [];
-  const drift = findDrift(revisionRuns(record), observed).filter((d) => d.kind !== 'orphan');
+  const drift = findDrift(runs, observed).filter((d) => d.kind !== 'orphan');
   if (drift.length > 0) problems.push(describeDrift(drift));
-  const waiting = containers.filter((c) => c.state !== 'running' || c.health === 'starting');
+  const waiting = containers.filter((c) => !jobDone(runOf(c), c) && (c.state !== 'running' || c.health === 'starting'));
   if (waiting.length > 0) problems.push(waiting.map((c) => `${c.name} is ${c.state === 'running' ? 'starting' : c.state}`).join(', '));
+  // A job has proven nothing until it has finished.
+  const unfinished = containers.filter((c) => runOf(c).job === true && c.state === 'running' && c.health !== 'starting');
+  if (unfinished.length > 0) problems.push(unfinished.map((c) => `job ${c.service} (${c.name}) is still running`).join(', '));
   const failedProbes = probes.filter((p) => !p.ok);
   if (failedProbes.length > 0) {
     problems.push(

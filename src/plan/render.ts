@@ -5,6 +5,8 @@
 import { stringify } from 'yaml';
 import { LABEL_INSTANCE } from '../api/labels.js';
 import { stableHash } from './hash.js';
+import { runShape } from './runs.js';
+import { serviceExpectations } from './services.js';
 import { LABEL_REVISION, LABEL_STACK, type ExpectedService, type Target } from './types.js';
 
 export interface Rendered {
@@ -40,6 +42,7 @@ export function renderRevision(target: Target, revision: number, previous: Expec
   const services: Record<string, Record<string, unknown>> = {};
   const expected: ExpectedService[] = [];
   const profiles = new Set<string>();
+  const shapes = serviceExpectations(target.compose.services, target.profiles);
   for (const [name, def] of Object.entries(target.compose.services)) {
     const pinned = target.images[name];
     const service: Record<string, unknown> = { ...def };
@@ -64,6 +67,7 @@ export function renderRevision(target: Target, revision: number, previous: Expec
       ...(pinned !== undefined ? { pinned } : {}),
       revision: labelRevision,
       definitionHash,
+      ...runShape(shapes[name]!),
     });
   }
   const doc = {

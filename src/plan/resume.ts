@@ -4,7 +4,7 @@
 // stopped under it from outside (what an engine restart while berth was down leaves);
 // otherwise the gate goes on judging what runs. Pure.
 import type { Operation } from '../api/types.js';
-import { describeDrift, findDrift } from './compare.js';
+import { describeDrift, findDrift, jobDone, jobFailed } from './compare.js';
 import { stoppedFromOutside } from './gate.js';
 import { revisionRuns } from './runs.js';
 import type { Observed, RevisionRecord } from './types.js';
@@ -26,11 +26,14 @@ export function resumeAfterRestart(op: Operation | undefined, record: RevisionRe
   if (drift.length > 0) {
     return { reapply: true, why: `what runs is not revision ${op.revision}'s (${describeDrift(drift)}); compose up runs again, the deadline stays` };
   }
-  const expected = new Set(record.services.map((s) => s.name));
+  const runs = new Map(revisionRuns(record).map((r) => [r.name, r]));
+  const expected = new Set(record.services.filter((s) => s.inactive !== true).map((s) => s.name));
+  // A job that ran to its end (either way) was not stopped under it: the gate judges it.
+  const ended = (c: (typeof observed.containers)[number]) => jobDone(runs.get(c.service) ?? {}, c) || jobFailed(runs.get(c.service) ?? {}, c);
   // created or dead: compose never got it running; exited on a stop signal: stopped under it.
   // A container that exited with a code of its own is the revision failing: the gate says so.
   const stopped = observed.containers.filter(
-    (c) => expected.has(c.service) && (c.state === 'created' || c.state === 'dead' || (c.state === 'exited' && (c.details === undefined || stoppedFromOutside(c)))),
+    (c) => expected.has(c.service) && !ended(c) && (c.state === 'created' || c.state === 'dead' || (c.state === 'exited' && (c.details === undefined || stoppedFromOutside(c)))),
   );
   if (stopped.length > 0) {
     const names = stopped.map((c) => `${c.name} (${c.service}) is ${c.state}`).join(', ');

@@ -3,7 +3,7 @@
 // its status does, so watchers can tell a flap from a steady state.
 import { API_VERSION } from '../api/schema.js';
 import type { Available, Condition, ConditionStatus, Health, ServiceStatus, StackStatus } from '../api/types.js';
-import { describeDrift, findDrift, type ExpectedRun } from './compare.js';
+import { describeDrift, exitCodeOf, findDrift, jobDone, jobFailed, type ExpectedRun } from './compare.js';
 import { modeOfInvalid } from './mode.js';
 import { revisionRuns, targetRuns } from './runs.js';
 import { quarantinedVersions, type AvailableRelease } from './offer.js';
@@ -29,8 +29,18 @@ export interface StatusInput {
 
 type Cond = { type: string; status: ConditionStatus; reason: string; message: string };
 
-function healthCondition(observed: Observed): Cond {
-  const cs = observed.containers;
+function healthCondition(observed: Observed, expected: readonly ExpectedRun[]): Cond {
+  const runs = new Map(expected.map((e) => [e.name, e]));
+  // A job that exited 0 is done and a profile not enabled is not berth's: neither is "down".
+  const cs = observed.containers.filter((c) => {
+    const run = runs.get(c.service);
+    return run === undefined || (run.inactive !== true && !jobDone(run, c));
+  });
+  const failedJobs = observed.containers.filter((c) => jobFailed(runs.get(c.service) ?? {}, c));
+  if (failedJobs.length > 0) {
+    const what = failedJobs.map((c) => `job ${c.service} (${c.name}) exited with code ${exitCodeOf(c)}`).join(', ');
+    return { type: 'Healthy', status: 'False', reason: 'JobFailed', message: what };
+  }
   if (cs.length === 0) return { type: 'Healthy', status: 'Unknown', reason: 'NoContainers', message: 'the project has no containers' };
   const names = (pred: (h: Health, state: string) => boolean) =>
     cs.filter((c) => pred(c.health, c.state)).map((c) => c.name);
@@ -149,10 +159,26 @@ function mergeConditions(next: Cond[], previous: readonly Condition[], generatio
   });
 }
 
+/** How a service that is not simply "keep one running" is doing, in Kubernetes' reason/message shape. */
+function serviceShape(e: ExpectedRun, observed: Observed): Pick<ServiceStatus, 'desiredReplicas' | 'job' | 'reason' | 'message'> {
+  if (e.inactive === true) {
+    return { desiredReplicas: 0, reason: 'ProfileInactive', message: 'none of its profiles is enabled: nothing is expected to run, and what runs of it is left alone' };
+  }
+  if (e.replicas === 0) return { desiredReplicas: 0, reason: 'ScaledToZero', message: 'replicas is 0: no container is expected' };
+  const replicas = e.replicas !== undefined ? { desiredReplicas: e.replicas } : {};
+  if (e.job !== true) return replicas;
+  const cs = observed.containers.filter((c) => c.service === e.name);
+  const failed = cs.find((c) => jobFailed(e, c));
+  if (failed !== undefined) return { ...replicas, job: true, reason: 'JobFailed', message: `${failed.name} exited with code ${exitCodeOf(failed)}` };
+  if (cs.length > 0 && cs.every((c) => jobDone(e, c))) return { ...replicas, job: true, reason: 'JobCompleted', message: 'ran to completion (exit code 0)' };
+  if (cs.some((c) => c.state === 'running')) return { ...replicas, job: true, reason: 'JobRunning', message: 'the job is running' };
+  return { ...replicas, job: true };
+}
+
 function serviceStatuses(observed: Observed, expected: readonly ExpectedRun[]): ServiceStatus[] {
   const byName = new Map<string, ServiceStatus>();
   for (const e of expected) {
-    byName.set(e.name, { name: e.name, ...(e.pinned !== undefined ? { desiredImage: e.pinned } : {}), containers: [] });
+    byName.set(e.name, { name: e.name, ...(e.pinned !== undefined ? { desiredImage: e.pinned } : {}), ...serviceShape(e, observed), containers: [] });
   }
   for (const c of observed.containers) {
     let s = byName.get(c.service);
@@ -169,6 +195,7 @@ function serviceStatuses(observed: Observed, expected: readonly ExpectedRun[]): 
       imageDigests: c.imageDigests,
       ...(c.revision !== undefined ? { revision: c.revision } : {}),
       ...(c.configHash !== undefined ? { configHash: c.configHash } : {}),
+      ...(exitCodeOf(c) !== undefined ? { exitCode: exitCodeOf(c)! } : {}),
     });
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -218,7 +245,8 @@ export function buildStatus(input: StatusInput): StackStatus {
     const reason = plan.reason === 'InSync' || plan.reason === 'Repairing' || plan.reason === 'Applying' ? 'OutOfSync' : plan.reason;
     synced = { type: 'Synced', status: 'False', reason, message: `${plan.message}; differs: ${describeDrift(targetDrift!)}` };
   }
-  const healthy = healthCondition(observed);
+  const expected = desired.valid && plan.action !== 'none' ? wanted! : applied !== undefined ? revisionRuns(applied) : (wanted ?? []);
+  const healthy = healthCondition(observed, expected);
 
   const progressing = progressingCondition(input);
   const degraded = degradedCondition(input, healthy);
@@ -274,7 +302,6 @@ export function buildStatus(input: StatusInput): StackStatus {
 
   const lastAppliedTime = input.appliedAt?.toISOString() ?? previous?.status.lastAppliedTime;
   const generation = desired.valid ? desired.target.generation : previous?.status.observedGeneration;
-  const expected = desired.valid && plan.action !== 'none' ? wanted! : applied !== undefined ? revisionRuns(applied) : (wanted ?? []);
   const mode = desired.valid ? desired.target.stack.spec.mode : modeOfInvalid(desired).mode;
   const manifest = desired.valid ? desired.target.manifest : desired.manifest;
 

@@ -41,6 +41,12 @@ export interface TargetSource {
   projectDirectory?: string;
   /** The project compose resolved the model under; by default spec.compose.project, else the stack's name. */
   project?: string;
+  /**
+   * The compose profiles the stack enables (none when absent): only their services are
+   * expected. `['*']` enables every service of the model, as for a model compose resolved
+   * itself (it holds only the services of enabled profiles).
+   */
+  activeProfiles?: readonly string[];
 }
 
 /** A verified channel release, with its compose file parsed when it carries one. */
@@ -88,6 +94,10 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
   }
   const project = src.project ?? stack.spec.compose.project ?? stack.metadata.name;
   const projectDirectory = src.projectDirectory ?? dirnameOf(src.composeFile);
+  const profiles = [...new Set(src.activeProfiles ?? [])].sort();
+  // Part of the identity only when they pick services out of the model: then enabling one is
+  // a new target. Otherwise the model says it all, and keys stay as they were without profiles.
+  const selecting = profiles.length > 0 && !profiles.includes('*') ? { profiles } : {};
   return {
     stack,
     manifest: src.manifest,
@@ -96,7 +106,8 @@ function build(src: TargetSource, shape: Shape, extra: Pick<Target, 'release' | 
     project,
     projectDirectory,
     compose,
-    key: stableHash({ version, images, compose, project, projectDirectory }),
+    ...(profiles.length > 0 ? { profiles } : {}),
+    key: stableHash({ version, images, compose, project, projectDirectory, ...selecting }),
     generation: stableHash({ spec: stack.spec, compose: src.compose, ...(extra.release ? { release: extra.release } : {}) }),
     intent: intentOf(stack, src.compose),
     ...extra,

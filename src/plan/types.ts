@@ -31,6 +31,8 @@ export interface ObservedContainer {
   configHash?: string;
   /** When the engine created it, in ms since the epoch (the list API gives whole seconds). */
   created?: number;
+  /** The exit code of an exited container, read from the list API's status text (no inspect). */
+  exitCode?: number;
   /** Filled in only while a revision is being verified (one inspect per container). */
   details?: ContainerDetailsView;
 }
@@ -81,6 +83,12 @@ export interface ExpectedService {
   revision: number;
   /** Hash of the service's rendered definition without berth's labels. */
   definitionHash: string;
+  /** Containers expected when not one (`deploy.replicas`/`scale`); absent in revisions written before berth read it. */
+  replicas?: number;
+  /** A one-shot job (see plan/services.ts): a container that exited 0 is done. */
+  job?: true;
+  /** None of its profiles is active: nothing of it is expected, and what a person runs of it is left alone. */
+  inactive?: true;
 }
 
 /** An immutable record of one applied revision, stored beside its rendered compose file. */
@@ -158,6 +166,8 @@ export interface Target {
   projectDirectory: string;
   /** The compose model compose resolved from the stack's inputs (a release's own file: parsed). */
   compose: ComposeDocument;
+  /** The compose profiles the stack enables; none when absent (see plan/services.ts). */
+  profiles?: string[];
   key: string;
   generation: string;
   /** What the person's spec names (see intentOf): a quarantine holds until it changes. */
@@ -214,7 +224,7 @@ export interface PlanInput {
   now: Date;
 }
 
-export type DriftKind = 'missing' | 'notRunning' | 'wrongImage' | 'staleRevision' | 'orphan';
+export type DriftKind = 'missing' | 'notRunning' | 'wrongImage' | 'staleRevision' | 'orphan' | 'jobFailed' | 'unexpected';
 
 export interface Drift {
   service: string;

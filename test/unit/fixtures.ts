@@ -130,6 +130,8 @@ export interface ContainerOptions {
   created?: number;
   /** The berth instance stamped on it (dev.berth.instance). */
   instance?: string;
+  /** The exit code the list API's status text shows for an exited container. */
+  exitCode?: number;
 }
 
 let counter = 0;
@@ -149,6 +151,7 @@ export function container(service: string, o: ContainerOptions = {}): ObservedCo
     ...(o.details !== undefined ? { details: o.details } : {}),
     ...(o.created !== undefined ? { created: o.created } : {}),
     ...(o.instance !== undefined ? { instance: o.instance } : {}),
+    ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
   };
 }
 
