@@ -18,6 +18,8 @@
 //     RSS (after a full GC) and active handles (process.getActiveResourcesInfo) after 5
 //     warm-up cycles, half-way and at the end, and their growth: a leak shows as growth with N.
 //     BERTH_BENCH_ONLY=soak runs just this one. Not part of `npm test`: it takes minutes.
+//   noopProfiles, idle: the footprint guard (bench/footprint.ts); BERTH_BENCH_ONLY=footprint
+//     runs both, BERTH_BENCH_ONLY=idle only the idle figure (BERTH_BENCH_IDLE_SECONDS, default 60).
 import { execFile } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -40,6 +42,7 @@ import { setStackTarget } from '../src/store/edit.js';
 import { removeProject, requireEngine, uniqueName } from '../test/support/engine.js';
 import { Harness, isReady, stackManifest } from '../test/support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../test/support/images.js';
+import { idle, noopProfiles } from './footprint.js';
 
 const exec = promisify(execFile);
 const SIZES = (process.env['BERTH_BENCH_SIZES'] ?? '10,50,200').split(',').map(Number);
@@ -236,6 +239,8 @@ async function feedVerify(count: number) {
   return { releases: count, bytes: text.length, acceptMs: Math.round(ms * 10) / 10, jsonParseMs: Math.round(median(parseOnly) * 100) / 100, ratioAcceptToParse: Math.round((ms / median(parseOnly)) * 10) / 10 };
 }
 
+const IDLE_SECONDS = Number(process.env['BERTH_BENCH_IDLE_SECONDS'] ?? 60);
+
 const SOAK_CYCLES = Number(process.env['BERTH_BENCH_SOAK_CYCLES'] ?? 500);
 const SOAK_WARMUP = 5;
 
@@ -309,6 +314,24 @@ async function soak(cycles: number, a: TestImage, b: TestImage) {
 }
 
 async function main() {
+  const only = process.env['BERTH_BENCH_ONLY'];
+  if (only === 'footprint' || only === 'idle') {
+    await requireEngine();
+    // A variant no other image has: an image ID shared with other tests' images gains and
+    // loses their repo digests as they come and go, and each change is a status write here.
+    const tag = uniqueName('footprint');
+    const image = await buildTestImage({ name: tag, variant: tag });
+    try {
+      const result: Record<string, unknown> = {};
+      if (only === 'footprint') result['noopProfiles'] = await noopProfiles(image, await Engine.connect(), await ComposeCli.detect());
+      result['idle'] = await idle(image, IDLE_SECONDS);
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    } finally {
+      // A failed removal (the shared engine restarting) must not hide the bench's own error.
+      await removeTestImages([image]).catch((err: unknown) => process.stderr.write(`${(err as Error).message}\n`));
+    }
+    return;
+  }
   if (process.env['BERTH_BENCH_ONLY'] === 'soak') {
     await requireEngine();
     const tag = uniqueName('soak');
@@ -341,6 +364,8 @@ async function main() {
     const edit = await editToHealthy(h1, h2);
     const failure = await failureToLastGood(engine, h1, sick);
     const feed = [await feedVerify(10), await feedVerify(200)];
+    const noopProf = await noopProfiles(plain, engine, compose);
+    const idled = await idle(plain, IDLE_SECONDS);
     const soaked = await soak(SOAK_CYCLES, plain, h1);
     const result = {
       benchmark: 'berth v1',
@@ -351,6 +376,8 @@ async function main() {
       editToHealthy: edit,
       failureToLastGood: failure,
       feedVerify: feed,
+      noopProfiles: noopProf,
+      idle: idled,
       soak: soaked,
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -56,6 +56,12 @@ export class StateStore {
   readonly root: string;
   // Revisions are immutable once written, so a record read once is good forever.
   private readonly records = new Map<string, RevisionRecord>();
+  // Every pass reads its stack's status, and an idle berth's status does not change: parsing
+  // the YAML again was most of an idle pass's CPU. Keyed by the file's text, so any change on
+  // disk, by berth or anyone, is read anew; callers get a copy they may change.
+  private readonly statuses = new Map<string, { text: string; status: StackStatus }>();
+  /** status.yaml files parsed so far (a test reads this: an unchanged file is parsed once). */
+  statusParses = 0;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -81,8 +87,14 @@ export class StateStore {
   async readStatus(key: StatusKey): Promise<StackStatus | undefined> {
     const path = this.statusPath(key);
     const text = await readIfExists(path);
-    if (text === undefined) return undefined;
+    if (text === undefined) {
+      this.statuses.delete(path);
+      return undefined;
+    }
+    const cached = this.statuses.get(path);
+    if (cached !== undefined && cached.text === text) return structuredClone(cached.status);
     let value: unknown;
+    this.statusParses++;
     try {
       value = parse(text, { maxAliasCount: 100 });
     } catch (err) {
@@ -91,7 +103,9 @@ export class StateStore {
         { cause: err },
       );
     }
-    return validateStackStatus(path, value);
+    const status = validateStackStatus(path, value);
+    this.statuses.set(path, { text, status: structuredClone(status) });
+    return status;
   }
 
   async writeStatus(key: StatusKey, status: StackStatus): Promise<void> {
