@@ -11,10 +11,11 @@
 // holds its values.
 import type { ModelSource } from '../docker/compose-model.js';
 import { readRegularFile } from '../util/files.js';
+import { LABEL_INSTANCE } from '../api/labels.js';
 import { stableHash } from '../plan/hash.js';
 import { LABEL_REVISION, LABEL_STACK, type RevisionRecord, type Target } from '../plan/types.js';
 
-/** What compose runs: without berth's labels, and without top-level `x-` extensions (x-berth, anchors' homes), which run nothing. */
+/** What compose runs: without berth's labels (stack, revision, managing instance), and without top-level `x-` extensions (x-berth, anchors' homes), which run nothing. */
 function comparable(model: Record<string, unknown>, pins: Record<string, string>): unknown {
   const services = (model['services'] ?? {}) as Record<string, Record<string, unknown>>;
   const out: Record<string, unknown> = {};
@@ -28,6 +29,7 @@ function comparable(model: Record<string, unknown>, pins: Record<string, string>
     const labels = { ...((service['labels'] ?? {}) as Record<string, string>) };
     delete labels[LABEL_STACK];
     delete labels[LABEL_REVISION];
+    delete labels[LABEL_INSTANCE];
     if (Object.keys(labels).length > 0) service['labels'] = labels;
     else delete service['labels'];
     out[name] = service;

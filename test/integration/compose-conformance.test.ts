@@ -441,17 +441,17 @@ describe('resolving only when an input changed', () => {
 });
 
 describe('a revision an older berth rendered from its own reading of the YAML', () => {
-  const legacyText = (db: string) =>
+  const legacyText = (db: string, stamp = '') =>
     [
       '# Rendered by berth for stack legacy, revision 3 (version 1.0.0). Do not edit.',
       'services:',
       '  web:',
       `    image: ${PIN}`,
       '    environment: {MODE: prod, PRICE: "$$5"}',
-      '    labels: {dev.berth.stack: legacy, dev.berth.revision: "3"}',
+      `    labels: {dev.berth.stack: legacy, dev.berth.revision: "3"${stamp}}`,
       '  db:',
       `    image: "${db}"`,
-      '    labels: {dev.berth.stack: legacy, dev.berth.revision: "2"}',
+      `    labels: {dev.berth.stack: legacy, dev.berth.revision: "2"${stamp}}`,
       'x-berth: {stack: legacy, revision: 3, version: 1.0.0}',
     ].join('\n');
 
@@ -498,6 +498,14 @@ describe('a revision an older berth rendered from its own reading of the YAML', 
     await writeFile(join(dir, 'compose.yaml'), compose.replace('vendor/db:15', 'vendor/db:16'));
     const changed = await resolve();
     assert.equal((await keepLegacyKey(models, changed, applied, legacyFile)).key, changed.key, 'a real change is a new revision');
+  });
+
+  test('a revision stamped with the managing instance (as berth stamps every service) keeps its key too', async () => {
+    const compose = 'services:\n  web: {image: vendor/web:1, environment: {MODE: prod, PRICE: "$$5"}}\n  db: {image: vendor/db:15}\n';
+    const { dir, models, today, applied } = await setUp('legacy3', compose, '');
+    const legacyFile = join(dir, '..', 'rev3.yaml');
+    await writeFile(legacyFile, legacyText('vendor/db:15', ', dev.berth.instance: 1d8d38a4-fc04-479c-8006-aa54a1c631fc'));
+    assert.equal((await keepLegacyKey(models, today, applied, legacyFile)).key, applied.targetKey);
   });
 
   test('a revision file that interpolates variables is applied once more, so later .env changes are seen', async () => {
