@@ -15,7 +15,7 @@ export interface ExpectedRun {
 }
 
 /** Exit codes of a process told to stop (SIGINT, SIGKILL, SIGTERM): not a verdict on a job. */
-const SIGNAL_CODES = new Set([130, 137, 143]);
+export const SIGNAL_CODES: ReadonlySet<number> = new Set([130, 137, 143]);
 
 /** A job's container that ran to completion. */
 export function jobDone(svc: Pick<ExpectedRun, 'job'>, c: ObservedContainer): boolean {

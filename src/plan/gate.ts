@@ -8,7 +8,7 @@
 // restart between two samples is caught through the container's start time and restart
 // count rather than missed.
 import type { HealthSpec, Operation } from '../api/types.js';
-import { describeDrift, exitCodeOf, findDrift, jobDone, jobFailed, type ExpectedRun } from './compare.js';
+import { SIGNAL_CODES, describeDrift, exitCodeOf, findDrift, jobDone, jobFailed, type ExpectedRun } from './compare.js';
 import { revisionRuns } from './runs.js';
 import type { Observed, ObservedContainer, ProbeResult, RevisionRecord } from './types.js';
 
@@ -36,16 +36,14 @@ function latest(a: string | undefined, b: string | undefined): string | undefine
 }
 
 /**
- * Exit codes of a process that was told to stop (0 after a clean shutdown, 130/143 after
- * SIGINT/SIGTERM, 137 after SIGKILL without the OOM killer): a person or the engine stopped
- * it, e.g. dockerd restarting. That is not proof the revision is bad, so it counts against
- * the revision only at the deadline, while berth re-applies the revision on an engine restart.
+ * Exited with the code of a process that was told to stop (0 after a clean shutdown, 130/143
+ * after SIGINT/SIGTERM, 137 after SIGKILL without the OOM killer): a person or the engine
+ * stopped it, e.g. dockerd restarting. That is not proof the revision is bad, so it counts
+ * against the revision only at the deadline, while berth re-applies the revision on an engine restart.
  */
-const STOP_CODES = new Set([0, 130, 137, 143]);
-
 export function stoppedFromOutside(c: ObservedContainer): boolean {
   const code = c.details?.exitCode;
-  return c.state === 'exited' && code !== undefined && STOP_CODES.has(code) && c.details?.oomKilled !== true;
+  return c.state === 'exited' && code !== undefined && (code === 0 || SIGNAL_CODES.has(code)) && c.details?.oomKilled !== true;
 }
 
 export function evaluateGate(input: GateInput): GateVerdict {

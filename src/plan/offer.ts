@@ -13,7 +13,7 @@ import semver from 'semver';
 import { SEMVER_PATTERN } from '../api/schema.js';
 import type { Available, Quarantine, ResolvedStack, SignedRelease } from '../api/types.js';
 import { approvedVersion } from './approval.js';
-import { RETRY_ANNOTATION } from './progress.js';
+import { RETRY_ANNOTATION, quarantinedVersions } from './progress.js';
 
 export type Change = NonNullable<Available['change']>;
 
@@ -86,11 +86,6 @@ export interface Offer {
 }
 
 type Verdict = { ok: true } | { ok: false; reason: string; why: string; awaitingApproval: boolean; eligibleAt?: Date };
-
-/** Every version a quarantine keeps out, the newest failure first. */
-export function quarantinedVersions(q: Quarantine): string[] {
-  return q.versions ?? [q.version];
-}
 
 function approveHint(version: string): string {
   return `set spec.approve to "${version}" to apply it`;

@@ -158,6 +158,11 @@ export interface Failure {
   now: Date;
 }
 
+/** Every version a quarantine keeps out, the newest failure first. */
+export function quarantinedVersions(q: Quarantine): string[] {
+  return q.versions ?? [q.version];
+}
+
 /**
  * The operation failed. A failed update is quarantined (never applied again by itself); a
  * failed rollback also stops berth acting on the stack. The caller decides whether to roll
@@ -174,7 +179,7 @@ export function failOperation(p: Progress, f: Failure): Progress {
   // Under the same intent, versions that failed before stay out too: a second failure must
   // not hand the first one back to the feed.
   const earlier = p.quarantine !== undefined && f.intent !== undefined && p.quarantine.intent === f.intent
-    ? (p.quarantine.versions ?? [p.quarantine.version])
+    ? quarantinedVersions(p.quarantine)
     : [];
   const versions = [f.version, ...earlier.filter((v) => v !== f.version)];
   return {

@@ -46,7 +46,7 @@ export function renderRevision(target: Target, revision: number, previous: Expec
   for (const [name, def] of Object.entries(target.compose.services)) {
     const pinned = target.images[name];
     const service: Record<string, unknown> = { ...def };
-    if (Array.isArray(def['profiles'])) for (const p of def['profiles']) profiles.add(String(p));
+    for (const p of shapes[name]!.profiles) profiles.add(p);
     if (pinned !== undefined) {
       service['image'] = pinned;
       // A pinned image is what runs; a build section would let `compose up` build something else.

@@ -22,11 +22,12 @@ export function resumeAfterRestart(op: Operation | undefined, record: RevisionRe
   if (op.step !== 'verify') return { reapply: false, why: `the ${op.step} step repeats by itself` };
   if (record === undefined) return { reapply: false, why: `revision ${op.revision} is not on disk` };
   // Extra containers are compose's to remove, and a stopped one is judged below.
-  const drift = findDrift(revisionRuns(record), observed).filter((d) => d.kind !== 'orphan' && d.kind !== 'notRunning');
+  const expectedRuns = revisionRuns(record);
+  const drift = findDrift(expectedRuns, observed).filter((d) => d.kind !== 'orphan' && d.kind !== 'notRunning');
   if (drift.length > 0) {
     return { reapply: true, why: `what runs is not revision ${op.revision}'s (${describeDrift(drift)}); compose up runs again, the deadline stays` };
   }
-  const runs = new Map(revisionRuns(record).map((r) => [r.name, r]));
+  const runs = new Map(expectedRuns.map((r) => [r.name, r]));
   const expected = new Set(record.services.filter((s) => s.inactive !== true).map((s) => s.name));
   // A job that ran to its end (either way) was not stopped under it: the gate judges it.
   const ended = (c: (typeof observed.containers)[number]) => jobDone(runs.get(c.service) ?? {}, c) || jobFailed(runs.get(c.service) ?? {}, c);

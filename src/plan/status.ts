@@ -6,7 +6,8 @@ import type { Available, Condition, ConditionStatus, Health, ServiceStatus, Stac
 import { describeDrift, exitCodeOf, findDrift, jobDone, jobFailed, type ExpectedRun } from './compare.js';
 import { modeOfInvalid } from './mode.js';
 import { revisionRuns, targetRuns } from './runs.js';
-import { quarantinedVersions, type AvailableRelease } from './offer.js';
+import type { AvailableRelease } from './offer.js';
+import { quarantinedVersions } from './progress.js';
 import type { ChannelView, Desired, Drift, Observed, Plan, Progress, Recorded } from './types.js';
 
 export interface StatusInput {
