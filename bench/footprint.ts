@@ -69,26 +69,36 @@ async function writeVendorStack(manifests: string, name: string, size: number, i
   return running;
 }
 
+/**
+ * A Reconciler over the manifests in ROOT/m (state in ROOT/state), once it has converged stack
+ * NAME: the apply, then its health gate, until nothing is in flight. The no-op benches time
+ * the passes after this.
+ */
+export async function convergedReconciler(root: string, name: string, engine: Engine, compose: ComposeCli): Promise<Reconciler> {
+  const index = new ManifestIndex();
+  await index.update(await scanManifests(join(root, 'm')), async () => undefined);
+  const reconciler = new Reconciler({
+    state: new StateStore(join(root, 'state')),
+    engine,
+    compose,
+    index,
+    log: pino({ level: 'silent' }),
+    clock: systemClock,
+  });
+  for (let r = await reconciler.reconcile(stackKey(name)); ; r = await reconciler.reconcile(stackKey(name))) {
+    if (r.error) throw r.error;
+    if (r.inFlight !== true) break;
+    await sleep(r.requeueAfterMs ?? 1_000);
+  }
+  return reconciler;
+}
+
 async function noopProfilesOne(size: number, image: TestImage, engine: Engine, compose: ComposeCli) {
   const root = await mkdtemp(join(tmpdir(), 'berth-bench-'));
   const name = uniqueName(`noopp${size}`);
   try {
     await writeVendorStack(join(root, 'm'), name, size, image);
-    const index = new ManifestIndex();
-    await index.update(await scanManifests(join(root, 'm')), async () => undefined);
-    const reconciler = new Reconciler({
-      state: new StateStore(join(root, 'state')),
-      engine,
-      compose,
-      index,
-      log: pino({ level: 'silent' }),
-      clock: systemClock,
-    });
-    for (let r = await reconciler.reconcile(stackKey(name)); ; r = await reconciler.reconcile(stackKey(name))) {
-      if (r.error) throw r.error;
-      if (r.inFlight !== true) break;
-      await sleep(r.requeueAfterMs ?? 1_000);
-    }
+    const reconciler = await convergedReconciler(root, name, engine, compose);
     const status = await new StateStore(join(root, 'state')).readStatus({ stack: name });
     if (status === undefined || !isReady('1.0.0')(status)) throw new Error(`${name} did not converge: ${stringify(status?.status.conditions)}`);
     const c0 = compose.invocations;

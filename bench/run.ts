@@ -27,22 +27,17 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
-import { Reconciler } from '../src/controller/reconciler.js';
-import { ManifestIndex, stackKey } from '../src/controller/index.js';
-import { systemClock } from '../src/controller/clock.js';
+import { stackKey } from '../src/controller/index.js';
 import { ComposeCli } from '../src/docker/compose.js';
 import { Engine } from '../src/docker/engine.js';
 import { parseIndex } from '../src/sources/feed.js';
 import { generateSigningKeys, parsePublicKey, parsePrivateKey, signRelease } from '../src/sources/signing.js';
-import { scanManifests } from '../src/store/manifests.js';
-import { StateStore } from '../src/store/state.js';
 import { setStackTarget } from '../src/store/edit.js';
 import { removeProject, requireEngine, uniqueName } from '../test/support/engine.js';
 import { Harness, isReady, stackManifest } from '../test/support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../test/support/images.js';
-import { idle, noopProfiles } from './footprint.js';
+import { convergedReconciler, idle, noopProfiles } from './footprint.js';
 
 const exec = promisify(execFile);
 const SIZES = (process.env['BERTH_BENCH_SIZES'] ?? '10,50,200').split(',').map(Number);
@@ -71,22 +66,7 @@ async function noopPass(size: number, image: TestImage, engine: Engine, compose:
     await writeFile(join(root, 'm', name, 'compose.yaml'), stringify({ services }));
     const images = Object.fromEntries(Object.keys(services).map((s) => [s, image.pinned]));
     await writeFile(join(root, 'm', `${name}.yaml`), stackManifest({ name, version: '1.0.0', images }));
-    const index = new ManifestIndex();
-    await index.update(await scanManifests(join(root, 'm')), async () => undefined);
-    const reconciler = new Reconciler({
-      state: new StateStore(join(root, 'state')),
-      engine,
-      compose,
-      index,
-      log: pino({ level: 'silent' }),
-      clock: systemClock,
-    });
-    // Converge first: the apply, then its health gate, until nothing is in flight.
-    for (let r = await reconciler.reconcile(stackKey(name)); ; r = await reconciler.reconcile(stackKey(name))) {
-      if (r.error) throw r.error;
-      if (r.inFlight !== true) break;
-      await new Promise((resolve) => setTimeout(resolve, r.requeueAfterMs ?? 1_000));
-    }
+    const reconciler = await convergedReconciler(root, name, engine, compose);
     const times: number[] = [];
     const c0 = compose.invocations;
     const e0 = engine.calls;

@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (command === undefined || command === 'help' || values.help) {
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h' || values.help) {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }

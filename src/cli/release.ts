@@ -161,6 +161,10 @@ export async function releaseCommand(args: string[]): Promise<number> {
     process.stdout.write(`Usage:\n${RELEASE_USAGE}`);
     return sub === undefined ? 2 : 0;
   }
+  if ((sub === 'keygen' || sub === 'publish' || sub === 'verify') && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`Usage:\n  ${USAGES[sub]}\n`);
+    return 0;
+  }
   try {
     switch (sub) {
       case 'keygen':
