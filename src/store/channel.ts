@@ -45,16 +45,15 @@ async function readYaml(path: string): Promise<unknown> {
   return text === undefined ? undefined : parse(text);
 }
 
-const channelPath = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
-/** Where a stack's channel state is kept, for messages. */
-export const channelFile = channelPath;
+/** Where a stack's channel state is kept (messages name it too). */
+export const channelFile = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
 const reportPath = (state: StateStore, stack: string) => join(state.root, stack, 'report.yaml');
 
 /** The stored channel state; a damaged file reads as none (the next check-in rewrites it). */
 export async function readChannelState(state: StateStore, stack: string): Promise<ChannelState | undefined> {
   let value: unknown;
   try {
-    value = await readYaml(channelPath(state, stack));
+    value = await readYaml(channelFile(state, stack));
   } catch {
     return undefined;
   }
@@ -75,7 +74,7 @@ export function sameFeedUrl(stored: string, url: string): boolean {
 export async function writeChannelState(state: StateStore, stack: string, given: ChannelState): Promise<void> {
   // The feed URL may hold `user:password@` or `?token=`: they stay in the manifest only.
   const value: ChannelState = { ...given, url: redactUrl(given.url) };
-  await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
+  await writeFileAtomic(channelFile(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
 }
 
 export async function readReportState(state: StateStore, stack: string): Promise<ReportState> {
