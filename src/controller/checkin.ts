@@ -181,9 +181,10 @@ export class CheckIns {
       const failures = (this.unwritten.get(stack) ?? 0) + 1;
       this.unwritten.set(stack, failures);
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const file = channelFile(this.deps.state, stack);
       this.deps.log.error(
-        { stack, file: channelFile(this.deps.state, stack), err, failures },
-        `could not write ${what} to ${channelFile(this.deps.state, stack)} (${code}); the releases accepted before stay in force, and the check-in is retried with backoff. Free space or make the state folder writable`,
+        { stack, file, err, failures },
+        `could not write ${what} to ${file} (${code}); the releases accepted before stay in force, and the check-in is retried with backoff. Free space or make the state folder writable`,
       );
       return failures;
     }

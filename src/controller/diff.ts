@@ -3,7 +3,7 @@
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
 // comparison is plan/recreate.ts. Writes nothing to the state folder.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
@@ -13,6 +13,7 @@ import type { Engine } from '../docker/engine.js';
 import { observeProject } from '../docker/observe.js';
 import { parseServiceHashes, recreatePlan, type ServiceDiff } from '../plan/recreate.js';
 import { renderRevision } from '../plan/render.js';
+import { storedInstanceId } from '../store/channel.js';
 import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
 import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
@@ -36,12 +37,6 @@ async function manifestOf(state: StateStore, name: string, manifestsDir: string 
   if (entry === undefined) throw new Error(`no manifest in ${manifestsDir ?? '.'} declares stack "${name}"; pass the folder with --manifests`);
   if (entry.stack === undefined) throw new Error(entry.error?.message ?? `${entry.file}: not a valid Stack`);
   return { file: entry.file, stack: entry.stack };
-}
-
-/** The instance id berth stamps on containers, read without making one (diff writes nothing). */
-async function instanceOf(state: StateStore): Promise<string | undefined> {
-  const id = await readFile(join(state.root, '_instance-id'), 'utf8').then((t) => t.trim(), () => undefined);
-  return id !== undefined && /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : undefined;
 }
 
 export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
@@ -68,7 +63,7 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
     let project: string;
     let projectDirectory: string;
     if (next !== undefined) {
-      const rendered = renderRevision(target, next, applied?.services ?? [], await instanceOf(state));
+      const rendered = renderRevision(target, next, applied?.services ?? [], await storedInstanceId(state).catch(() => undefined));
       revisionFile = join(dir, 'compose.yaml');
       await writeFileAtomic(revisionFile, rendered.composeText, PRIVATE.file, PRIVATE.dir);
       ({ profiles } = rendered);

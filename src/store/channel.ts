@@ -45,16 +45,15 @@ async function readYaml(path: string): Promise<unknown> {
   return text === undefined ? undefined : parse(text);
 }
 
-const channelPath = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
-/** Where a stack's channel state is kept, for messages. */
-export const channelFile = channelPath;
+/** Where a stack's channel state is kept (messages name it too). */
+export const channelFile = (state: StateStore, stack: string) => join(state.root, stack, 'channel.yaml');
 const reportPath = (state: StateStore, stack: string) => join(state.root, stack, 'report.yaml');
 
 /** The stored channel state; a damaged file reads as none (the next check-in rewrites it). */
 export async function readChannelState(state: StateStore, stack: string): Promise<ChannelState | undefined> {
   let value: unknown;
   try {
-    value = await readYaml(channelPath(state, stack));
+    value = await readYaml(channelFile(state, stack));
   } catch {
     return undefined;
   }
@@ -75,7 +74,7 @@ export function sameFeedUrl(stored: string, url: string): boolean {
 export async function writeChannelState(state: StateStore, stack: string, given: ChannelState): Promise<void> {
   // The feed URL may hold `user:password@` or `?token=`: they stay in the manifest only.
   const value: ChannelState = { ...given, url: redactUrl(given.url) };
-  await writeFileAtomic(channelPath(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
+  await writeFileAtomic(channelFile(state, stack), stringify(value, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
 }
 
 export async function readReportState(state: StateStore, stack: string): Promise<ReportState> {
@@ -87,26 +86,35 @@ export async function writeReportState(state: StateStore, stack: string, value: 
   await writeFileAtomic(reportPath(state, stack), stringify(value), PRIVATE.file, PRIVATE.dir);
 }
 
+const INSTANCE_ID_FILE = '_instance-id';
+
+/** The id a file holds, or undefined when it is missing, not an id, or (legacy name) a stack's folder. */
+async function readInstanceIdFile(file: string): Promise<string | undefined> {
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    return /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EISDIR/ENOTDIR: the legacy name is a stack's folder now, not an identity.
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+/** This host's identity as stored, without making one (for commands that write nothing). */
+export async function storedInstanceId(state: StateStore): Promise<string | undefined> {
+  return readInstanceIdFile(join(state.root, INSTANCE_ID_FILE));
+}
+
 /** This host's identity, made once per state folder; vendors see it on every check-in. */
 export async function instanceId(state: StateStore): Promise<string> {
-  const path = join(state.root, '_instance-id');
+  const path = join(state.root, INSTANCE_ID_FILE);
   // Before 0.2 the identity was `<state>/instance-id`, which is also the folder of a stack
   // named `instance-id`. It moves (write the new file, then drop the old), keeping the same
   // id for vendors; a crash between the two leaves both, and the next start finishes it.
   const legacy = join(state.root, 'instance-id');
-  const read = async (file: string): Promise<string | undefined> => {
-    try {
-      const id = (await readFile(file, 'utf8')).trim();
-      return /^[A-Za-z0-9-]{8,64}$/.test(id) ? id : undefined;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // EISDIR/ENOTDIR: the legacy name is a stack's folder now, not an identity.
-      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
-      throw err;
-    }
-  };
-  const current = await read(path);
-  const old = await read(legacy);
+  const current = await readInstanceIdFile(path);
+  const old = await readInstanceIdFile(legacy);
   const id = current ?? old ?? randomUUID();
   if (current === undefined) await writeFileAtomic(path, `${id}\n`, PRIVATE.file, PRIVATE.dir);
   if (old !== undefined) await rm(legacy, { force: true });

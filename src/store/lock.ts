@@ -22,7 +22,7 @@ import { link, mkdir, open, readFile, readlink, rm, unlink } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { fsyncDir } from '../util/atomic.js';
+import { fsyncDir, PRIVATE } from '../util/atomic.js';
 
 export interface LockHolder {
   pid: number;
@@ -271,7 +271,7 @@ function lockedError(root: string, path: string, holder: LockHolder, why: Refusa
 /** Writes our holder record to a temp file once, so every attempt can link it into place. */
 async function writeTemp(root: string, text: string): Promise<string> {
   const tmp = join(root, `${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', 0o600);
+  const handle = await open(tmp, 'wx', PRIVATE.file);
   try {
     await handle.writeFile(text);
     await handle.sync();
@@ -363,7 +363,7 @@ export async function acquireStateLock(root: string, opts: { command?: string; l
   const leaseMs = opts.leaseMs ?? leaseFromEnv();
   const dir = resolve(root);
   const path = join(dir, LOCK_FILE);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: PRIVATE.dir });
 
   const self: LockHolder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   const [boot, start, ns] = await Promise.all([bootId(), startTimeOf('self'), pidNamespace()]);

@@ -6,8 +6,10 @@ import type { LoggerOptions } from 'pino';
 
 export const REDACTED = '***';
 
-/** Query parameters and headers whose value is a credential: token, api_key, X-Amz-Signature, password, sig... */
-const SECRET_NAME = /token|key|secret|passw|pwd|sig|auth|credential|session|cookie/i;
+/** The words that make a name a credential's: token, api_key, X-Amz-Signature, password, sig... */
+const SECRET_WORDS = 'token|key|secret|passw|pwd|sig|auth|credential|session';
+/** Query parameters and headers whose value is a credential (a Cookie header too). */
+const SECRET_NAME = new RegExp(`${SECRET_WORDS}|cookie`, 'i');
 
 /** Whether a query parameter or header of this name carries a credential. */
 export function isSecretName(name: string): boolean {
@@ -43,7 +45,7 @@ export function redactUrl(text: string): string {
 
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 // Outside a whole URL: `token=...` in a query fragment, `Authorization: Bearer ...`, `user:pw@host`.
-const PARAM_IN_TEXT = /([?&;]|\b)([A-Za-z0-9_.-]*(?:token|key|secret|passw|pwd|sig|auth|credential|session)[A-Za-z0-9_.-]*)=([^&\s"'<>;,]+)/gi;
+const PARAM_IN_TEXT = new RegExp(`([?&;]|\\b)([A-Za-z0-9_.-]*(?:${SECRET_WORDS})[A-Za-z0-9_.-]*)=([^&\\s"'<>;,]+)`, 'gi');
 const AUTH_HEADER_IN_TEXT = /\b((?:proxy-)?authorization|cookie|x-api-key)(["']?\s*[:=]\s*["']?)(?:(basic|bearer|token|digest)\s+)?([^\s"',;]+)/gi;
 
 /** Any text with the credentials in its URLs, query fragments and Authorization headers replaced by ***. */
