@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BerthProcess, environOf, isAlive, killAllBerthProcesses } from '../support/berth-process.js';
+import { BerthProcess, berthDirs, environOf, isAlive, killAllBerthProcesses } from '../support/berth-process.js';
 import { restartEngine, startEngine, stopEngine } from '../support/dockerd.js';
 import { REGISTRY, docker, removeProject, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
@@ -40,14 +40,6 @@ after(async () => {
   }
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
-
-/** A fresh, empty manifests folder, a state folder and a log file path under the temp folder. */
-async function berthDirs(name: string): Promise<{ manifests: string; state: string; logFile: string }> {
-  assert.ok(dir, 'the before hook did not create the temp folder');
-  const root = join(dir, name);
-  await mkdir(join(root, 'manifests'), { recursive: true });
-  return { manifests: join(root, 'manifests'), state: join(root, 'state'), logFile: join(root, 'berth.log') };
-}
 
 /** Polls a container until `pred` holds on its inspect data; fails with its last state. */
 async function waitForContainer(id: string, what: string, pred: (state: { Status: string; Running: boolean }) => boolean): Promise<void> {
@@ -122,7 +114,7 @@ test('stopEngine leaves no engine, no pid file and no socket; startEngine brings
 });
 
 test('BerthProcess.start with an empty manifests folder writes its log; kill() reports SIGKILL', async () => {
-  const p = BerthProcess.start(await berthDirs('kill'));
+  const p = BerthProcess.start(await berthDirs(dir, 'kill'));
   await p.started();
   assert.equal(await isAlive(p.pid), true);
   const result = await p.kill();
@@ -136,7 +128,7 @@ test('BerthProcess.start with an empty manifests folder writes its log; kill() r
 });
 
 test('stop() sends SIGTERM and berth run exits 0 after stopping its operator', async () => {
-  const p = BerthProcess.start(await berthDirs('stop'));
+  const p = BerthProcess.start(await berthDirs(dir, 'stop'));
   await p.started();
   await p.stop();
   assert.deepEqual(await p.exited, { code: 0, signal: null });
@@ -152,8 +144,8 @@ test('BERTH_FAILPOINTS reaches berth when given and is removed when not, even if
   let withPoints: BerthProcess;
   let without: BerthProcess;
   try {
-    withPoints = BerthProcess.start({ ...(await berthDirs('failpoints')), failpoints: ['apply.before-up', 'status.after-write'], env: { BERTH_TEST_EXTRA: 'yes' } });
-    without = BerthProcess.start(await berthDirs('no-failpoints'));
+    withPoints = BerthProcess.start({ ...(await berthDirs(dir, 'failpoints')), failpoints: ['apply.before-up', 'status.after-write'], env: { BERTH_TEST_EXTRA: 'yes' } });
+    without = BerthProcess.start(await berthDirs(dir, 'no-failpoints'));
   } finally {
     if (inherited === undefined) delete process.env['BERTH_FAILPOINTS'];
     else process.env['BERTH_FAILPOINTS'] = inherited;
@@ -175,8 +167,8 @@ test('kill() leaves berth’s children running, as a crash does; killAllBerthPro
   // script makes berth spawn a long sleep that inherits its environment.
   const preload = join(dir, 'spawn-child.cjs');
   await writeFile(preload, "require('node:child_process').spawn('sleep', ['600'], { stdio: 'ignore' }).unref();\n");
-  const crashed = BerthProcess.start({ ...(await berthDirs('crashed')), env: { NODE_OPTIONS: `--require ${preload}` } });
-  const live = BerthProcess.start(await berthDirs('live'));
+  const crashed = BerthProcess.start({ ...(await berthDirs(dir, 'crashed')), env: { NODE_OPTIONS: `--require ${preload}` } });
+  const live = BerthProcess.start(await berthDirs(dir, 'live'));
   await crashed.started();
   await live.started();
 

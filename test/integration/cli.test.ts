@@ -1,27 +1,15 @@
 // The `berth` command as a person or a cron job runs it: a separate process, real files,
 // the real engine.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
+import { berth } from '../support/cli.js';
 import { stackManifest } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
-
-const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-
-function berth(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { cwd, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir: string;
 let image: TestImage;

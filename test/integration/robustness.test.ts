@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BerthProcess, killAllBerthProcesses } from '../support/berth-process.js';
+import { BerthProcess, berthDirs, killAllBerthProcesses } from '../support/berth-process.js';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
 import { stackManifest } from '../support/harness.js';
 import { testKeys } from '../support/releases.js';
@@ -36,13 +36,6 @@ after(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-async function berthDirs(name: string): Promise<{ manifests: string; state: string; logFile: string }> {
-  assert.ok(dir, 'the before hook did not create the temp folder');
-  const root = join(dir, name);
-  await mkdir(join(root, 'manifests'), { recursive: true });
-  return { manifests: join(root, 'manifests'), state: join(root, 'state'), logFile: join(root, 'berth.log') };
-}
-
 /** Waits until `file` exists and `check` accepts its text; fails with berth's log tail. */
 async function waitForFile(p: BerthProcess, file: string, check: (text: string) => boolean = () => true): Promise<string> {
   let last = '(missing)';
@@ -63,7 +56,7 @@ const ALIAS_BOMB = [
 ].join('\n');
 
 test('manifests and compose files that cannot be read as files are reported under their names, and berth keeps running', async () => {
-  const d = await berthDirs('files');
+  const d = await berthDirs(dir, 'files');
   const m = d.manifests;
   await symlink('loop.yaml', join(m, 'loop.yaml'));
   await mkdir(join(m, 'folder.yaml'));
@@ -95,7 +88,7 @@ test('manifests and compose files that cannot be read as files are reported unde
 });
 
 test('a failure nobody handled is logged as fatal, with what it was, and berth exits 70 for its supervisor to restart it', async () => {
-  const d = await berthDirs('fatal');
+  const d = await berthDirs(dir, 'fatal');
   const trigger = join(d.manifests, '..', 'trigger');
   // Loaded into berth's own process before its code: once the test touches the trigger
   // file, a promise rejects that nobody awaits, as a bug in berth would leave one.
@@ -120,7 +113,7 @@ t.unref();
 });
 
 test('a full or read-only state folder is logged while berth keeps running, and the status is written once the disk takes writes again', async () => {
-  const d = await berthDirs('disk');
+  const d = await berthDirs(dir, 'disk');
   await mkdir(d.state, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', d.state]);
   mounts.push(d.state);
@@ -170,7 +163,7 @@ test('a full or read-only state folder is logged while berth keeps running, and 
 });
 
 test('a new file declaring a stack name another file holds is InvalidSpec naming both, also after a restart, and berth keeps running', async () => {
-  const d = await berthDirs('duplicate');
+  const d = await berthDirs(dir, 'duplicate');
   const name = uniqueName('robust-dup');
   await mkdir(join(d.manifests, name));
   await writeFile(join(d.manifests, name, 'compose.yaml'), 'services:\n  web:\n    image: placeholder\n');

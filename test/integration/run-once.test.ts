@@ -1,27 +1,15 @@
 // `berth run --once` as a cron job sees it: a real process on the real engine. Its exit code
 // is non-zero whenever a stack did not end on its target, and its last line says which.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
+import { berth } from '../support/cli.js';
 import { stackManifest } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
-
-const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-
-function berth(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { cwd, env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1) ?? '';
 

@@ -7,10 +7,11 @@
 // compose` children berth spawns inherit. A SIGKILLed berth leaves such children running
 // (they are re-parented, not killed); killAllBerthProcesses() finds them by that marker so a
 // test file leaves no process behind.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -292,4 +293,12 @@ export async function killAllBerthProcesses(): Promise<void> {
     }
     await sleep(100);
   }
+}
+
+/** A fresh, empty manifests folder, a state folder and a log file path under `dir`/`name`. */
+export async function berthDirs(dir: string | undefined, name: string): Promise<{ manifests: string; state: string; logFile: string }> {
+  assert.ok(dir, 'the before hook did not create the temp folder');
+  const root = join(dir, name);
+  await mkdir(join(root, 'manifests'), { recursive: true });
+  return { manifests: join(root, 'manifests'), state: join(root, 'state'), logFile: join(root, 'berth.log') };
 }

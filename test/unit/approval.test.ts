@@ -110,6 +110,8 @@ describe('changed content under an approved version waits for a new approval', (
   const prefixRows: Array<{ name: string; approve: string; message: RegExp }> = [
     { name: 'the key prefix of other content', approve: `2.0.0@${approved.key.slice(0, 12)}`, message: /spec\.approve names content [0-9a-f]{12} of version 2\.0\.0, but its content is / },
     { name: 'a key prefix too short to mean anything', approve: `2.0.0@${changedImages.key.slice(0, 4)}`, message: /at least 8 hex digits/ },
+    { name: 'an empty key prefix', approve: '2.0.0@', message: /spec\.approve names content {2}of version 2\.0\.0 \(a content key needs at least 8 hex digits\)/ },
+    { name: 'a key prefix that is no hex', approve: '2.0.0@not-a-content-key', message: /spec\.approve names content not-a-content-key of version 2\.0\.0, but its content is / },
   ];
   for (const row of prefixRows) {
     test(`approving ${row.name} applies nothing (ApprovalStale)`, () => {

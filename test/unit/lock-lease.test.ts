@@ -13,7 +13,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireStateLock, StateLockedError, type LockHolder, type StateLock } from '../../src/store/lock.js';
+import { acquireStateLock, leaseFromEnv, StateLockedError, type LockHolder, type StateLock } from '../../src/store/lock.js';
 
 const LOCK_MODULE = new URL('../../src/store/lock.js', import.meta.url).href;
 const LEASE_MS = 3_000;
@@ -240,6 +240,15 @@ describe('state lock lease across pid namespaces', () => {
     await lock.release();
     await sleep(700);
     assert.equal(lock.signal.aborted, false);
+  });
+
+  test('BERTH_LOCK_LEASE_MS below 300 ms, negative or fractional is refused; unset or empty is the 30 s default', () => {
+    for (const raw of ['299', '-1000', '1500.5']) {
+      assert.throws(() => leaseFromEnv({ BERTH_LOCK_LEASE_MS: raw }), new RegExp(`BERTH_LOCK_LEASE_MS.*"${raw.replace('.', '\\.')}"`), raw);
+    }
+    assert.equal(leaseFromEnv({ BERTH_LOCK_LEASE_MS: '300' }), 300);
+    assert.equal(leaseFromEnv({}), 30_000);
+    assert.equal(leaseFromEnv({ BERTH_LOCK_LEASE_MS: '' }), 30_000);
   });
 
   test('BERTH_LOCK_LEASE_MS that is not a whole number of at least 300 ms is refused, naming the variable', async () => {

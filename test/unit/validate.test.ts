@@ -47,6 +47,24 @@ describe('parseStack', () => {
     assert.deepEqual(problems, [{ path: 'spec.compose.files', message: 'cannot be set together with spec.compose.file: list that file in files instead' }]);
   });
 
+  const badInputs: Array<{ name: string; spec: string; path: string }> = [
+    { name: 'an empty spec.compose.files', spec: '  compose:\n    files: []\n  version: "1"\n', path: 'spec.compose.files' },
+    { name: 'spec.compose.profiles that is no list', spec: '  compose:\n    profiles: monitoring\n  version: "1"\n', path: 'spec.compose.profiles' },
+    { name: 'an empty name in spec.compose.envFiles', spec: '  compose:\n    envFiles: [""]\n  version: "1"\n', path: 'spec.compose.envFiles.0' },
+    { name: 'an empty spec.compose.directory', spec: '  compose:\n    directory: ""\n  version: "1"\n', path: 'spec.compose.directory' },
+    {
+      name: 'a spec.channel.reportUrl that is no http(s) URL',
+      spec: '  compose:\n    file: a.yaml\n  channel:\n    url: https://feed.example.com/shop\n    publicKey: vendor.pem\n    reportUrl: ftp://feed.example.com/report\n',
+      path: 'spec.channel.reportUrl',
+    },
+  ];
+  for (const row of badInputs) {
+    test(`${row.name} is refused at ${row.path}`, () => {
+      const { problems } = problemsOf(manifest(row.spec));
+      assert.deepEqual(problems.map((p) => p.path), [row.path]);
+    });
+  }
+
   test('a good manifest is accepted with mode auto and resyncSeconds 30 by default', () => {
     const s = parseStack(FILE, manifest(GOOD_SPEC));
     assert.equal(s.metadata.name, 'shop');
