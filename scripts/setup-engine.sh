@@ -240,6 +240,13 @@ install_compose
 start_engine
 start_registry
 
+# The other real peers some tests drive (a browser, Prometheus, a locally built Debian base
+# image) each have a script of their own here, run in name order with the same rules.
+for extra in "$(dirname "$0")"/setup.d/*.sh; do
+  [ -e "$extra" ] || continue
+  bash "$extra" || die "$extra failed; its output is above"
+done
+
 engine=$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown)
 compose=$(docker compose version --short 2>/dev/null || echo unknown)
 say "ready: engine $engine, compose $compose, registry $REGISTRY_ADDR"

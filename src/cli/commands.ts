@@ -8,6 +8,8 @@ import { runOutcome } from '../controller/run-outcome.js';
 import { ComposeCli } from '../docker/compose.js';
 import { Engine } from '../docker/engine.js';
 import { StateStore } from '../store/state.js';
+import { startWebServer } from '../web/server.js';
+import { webRoutes } from '../web/routes.js';
 import { createLogger } from './log.js';
 import { age, table } from './table.js';
 
@@ -17,6 +19,8 @@ export interface RunOptions {
   once: boolean;
   logLevel: string;
   workers: number;
+  /** `HOST:PORT` for the web console, /metrics and the health endpoints, or `off`. */
+  http: string;
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
@@ -40,6 +44,18 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     return outcome.exitCode;
   }
   await operator.start();
+  const web =
+    opts.http === 'off'
+      ? undefined
+      : await startWebServer({
+          addr: opts.http,
+          log,
+          ready: () => operator.started,
+          routes: webRoutes({ operator, state: new StateStore(opts.state), manifestsDir: opts.manifests, log }),
+        }).catch(async (err: unknown) => {
+          await operator.stop();
+          throw err;
+        });
   const lostLock = await new Promise<boolean>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
@@ -51,6 +67,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     if (operator.halted.aborted) resolve(true);
     operator.halted.addEventListener('abort', () => resolve(true), { once: true });
   });
+  await web?.close();
   await operator.stop();
   return lostLock ? 1 : 0;
 }

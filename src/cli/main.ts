@@ -4,14 +4,17 @@ import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';
 import { DIFF_USAGE, diffCommand } from './diff.js';
+import { DEFAULT_HTTP_ADDR, parseAddr } from '../web/server.js';
 import { RELEASE_USAGE, releaseCommand } from './release.js';
 import { historyCommand, rollbackCommand } from './rollback.js';
 
 const USAGE = `berth — an update operator for Docker Compose deployments
 
 Usage:
-  berth run --manifests DIR --state DIR [--once] [--workers N] [--log-level info]
+  berth run --manifests DIR --state DIR [--once] [--workers N] [--log-level info] [--http ADDR]
       Converge every Stack in DIR (one per *.yaml file) and keep it converged.
+      --http: where the web console, /metrics, /healthz and /readyz listen
+      (default ${DEFAULT_HTTP_ADDR}; "off" serves nothing).
       --once: one pass over every stack, then exit (1 if any stack did not end on its target).
   berth validate FILE...
       Check Stack manifests against the schema.
@@ -47,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       force: { type: 'boolean', default: false },
       workers: { type: 'string', default: '2' },
       'log-level': { type: 'string', default: process.env['BERTH_LOG_LEVEL'] ?? 'info' },
+      http: { type: 'string', default: process.env['BERTH_HTTP'] ?? DEFAULT_HTTP_ADDR },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -65,7 +69,15 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`berth run: --workers must be a whole number ≥ 1, not "${values.workers}"\n`);
         return 2;
       }
-      return runCommand({ manifests: values.manifests, state: values.state, once: values.once, logLevel: values['log-level'], workers });
+      if (values.http !== 'off') {
+        try {
+          parseAddr(values.http);
+        } catch (err) {
+          process.stderr.write(`berth run: ${(err as Error).message}\n`);
+          return 2;
+        }
+      }
+      return runCommand({ manifests: values.manifests, state: values.state, once: values.once, logLevel: values['log-level'], workers, http: values.once ? 'off' : values.http });
     }
     case 'validate':
       return validateCommand(positionals);

@@ -68,6 +68,10 @@ export class Operator {
   private readonly lockLost = new AbortController();
   /** Aborted once the operator stopped by itself because it lost its state lock; `berth run` then exits non-zero. */
   readonly halted: AbortSignal = this.lockLost.signal;
+  /** Whether the operator runs and still holds its state lock (/readyz). */
+  get started(): boolean {
+    return this.running && !this.lockLost.signal.aborted;
+  }
   /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
   passes = 0;
   private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter } | undefined;

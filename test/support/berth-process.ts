@@ -163,7 +163,10 @@ export class BerthProcess {
     if (opts.failpoints !== undefined) env[FAILPOINTS_ENV] = opts.failpoints.join(',');
     else if (opts.env?.[FAILPOINTS_ENV] === undefined) delete env[FAILPOINTS_ENV];
 
-    const args = [BERTH_MAIN, 'run', '--manifests', opts.manifests, '--state', opts.state, '--log-level', 'debug', ...(opts.args ?? [])];
+    // Several berths run at once in the tests: each gets a free port unless the test names one
+    // (the bound URL is in the log line "web console listening").
+    const http = opts.args?.includes('--http') ? [] : ['--http', '127.0.0.1:0'];
+    const args = [BERTH_MAIN, 'run', '--manifests', opts.manifests, '--state', opts.state, '--log-level', 'debug', ...http, ...(opts.args ?? [])];
     // The child writes straight into the file: its log is complete even when this process dies first.
     const fd = openSync(opts.logFile, 'a');
     let child: ChildProcess;
