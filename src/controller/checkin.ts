@@ -13,6 +13,7 @@ import { redactText, redactUrl } from '../util/redact.js';
 import type { StateStore } from '../store/state.js';
 import type { Clock } from './clock.js';
 import { channelKey, releaseCompose, type ChannelSpecOf } from './releases.js';
+import type { Metrics } from './metrics.js';
 
 export interface CheckInDeps {
   state: StateStore;
@@ -23,6 +24,8 @@ export interface CheckInDeps {
   onChange: (stack: string) => void;
   /** Test hook: a random number in [0, 1) for the jitter. */
   random?: () => number;
+  /** Told of every accepted check-in: one that brings nothing new rewrites no status. */
+  metrics?: Metrics;
 }
 
 export interface CheckInTarget {
@@ -146,6 +149,7 @@ export class CheckIns {
       // Not recorded means not accepted: the pass reads releases from channel.yaml only.
       const unwritten = await this.record(stack, accepted, 'the accepted feed answer');
       if (unwritten > 0) return unwritten;
+      this.deps.metrics?.checkedIn(stack, now);
       const changed = !sameFeed || stored.refused !== undefined || stableHash(stored.releases) !== stableHash(index.releases);
       const newest = index.releases[0]?.spec.version;
       log[changed ? 'info' : 'debug']({ stack, channel: channel.name, releases: index.releases.length, newest }, 'checked in with the release feed');

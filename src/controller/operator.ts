@@ -21,6 +21,7 @@ import { Prefetcher } from './prefetch.js';
 import { Reconciler, type ReconcileResult } from './reconciler.js';
 import { Reporter } from './report.js';
 import { instanceId } from '../store/channel.js';
+import { Metrics } from './metrics.js';
 
 export interface OperatorOptions {
   manifestsDir: string;
@@ -75,12 +76,16 @@ export class Operator {
   /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
   passes = 0;
   private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter } | undefined;
+  /** berth's Prometheus series (served at /metrics), in a registry of this operator's own. */
+  readonly metrics: Metrics;
 
   constructor(private readonly opts: OperatorOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
     this.queue = new WorkQueue(this.clock);
+    this.metrics = new Metrics({ engine: opts.engine });
     this.reconciler = new Reconciler({
+      metrics: this.metrics,
       state: opts.state,
       engine: opts.engine,
       compose: opts.compose,
@@ -179,6 +184,7 @@ export class Operator {
         log: this.log,
         clock: this.clock,
         instance,
+        metrics: this.metrics,
         onChange: (stack) => this.queue.add(stackKey(stack)),
       }),
       prefetcher: new Prefetcher({ engine, log: this.log, clock: this.clock, ...(this.opts.pullTimeoutMs ? { timeoutMs: this.opts.pullTimeoutMs } : {}) }),
@@ -322,14 +328,19 @@ export class Operator {
   }
 
   private async reconcileSafely(key: WorkKey): Promise<ReconcileResult> {
+    const started = performance.now();
+    let ok = false;
     try {
-      return await this.reconciler.reconcile(key);
+      const result = await this.reconciler.reconcile(key);
+      ok = result.error === undefined;
+      return result;
     } catch (err) {
       // Engine unreachable, state folder unwritable, …: the pass failed as a whole.
       this.log.error({ key, err }, 'reconcile pass failed');
       return { error: err as Error };
     } finally {
       this.passes++;
+      this.metrics.passFinished((performance.now() - started) / 1000, ok);
     }
   }
 

@@ -44,6 +44,7 @@ import { ReleaseCache } from './releases.js';
 import { keepLegacyKey } from './legacy-revision.js';
 import { resolveTargetFile } from './target-file.js';
 import { claimOf, projectClashMessage } from '../plan/project-claims.js';
+import type { Metrics } from './metrics.js';
 
 export interface ReconcilerDeps {
   state: StateStore;
@@ -56,6 +57,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   pullTimeoutMs?: number;
   composeTimeoutMs?: number;
+  /** Per-stack series are derived from every status written here (see metrics.ts). */
+  metrics?: Metrics;
 }
 
 export interface ReconcileResult {
@@ -593,6 +596,7 @@ export class Reconciler {
 
   /** The manifest is gone: berth stops managing the stack and leaves its containers running. */
   private async markRemoved(name: string, previous: StackStatus | undefined): Promise<ReconcileResult> {
+    this.deps.metrics?.forgetStack(name);
     this.lastValid.delete(name);
     this.resumed.delete(name);
     if (previous === undefined) return {};
@@ -631,6 +635,7 @@ export class Reconciler {
     const { error, ...rest } = input;
     const status = buildStatus({ ...rest, ...(error ? { error: { reason: error.reason, message: error.message } } : {}), now });
     const prev = input.previous;
+    if ('stack' in key) this.deps.metrics?.observeStatus(key.stack, status, prev);
     const strip = (s: StackStatus) => ({ ...s, status: { ...s.status, lastReconcileTime: undefined } });
     const lastWrite = prev?.status.lastReconcileTime ? Date.parse(prev.status.lastReconcileTime) : 0;
     if (prev !== undefined && stableHash(strip(prev)) === stableHash(strip(status)) && now.getTime() - lastWrite < HEARTBEAT_MS) {

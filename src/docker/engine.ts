@@ -35,6 +35,18 @@ export interface EngineOptions {
 }
 
 export type ImageSummary = Docker.ImageInfo;
+
+/** The kinds of engine call berth makes, as counted in Engine.callsByKind. */
+export type EngineCallKind = 'list_containers' | 'inspect_container' | 'ping' | 'list_images' | 'pull' | 'events';
+
+/** Every image pull so far, whoever asked (an update or a pre-download). */
+export interface PullStats {
+  succeeded: number;
+  failed: number;
+  /** Layer bytes the engine reported downloading (layers it already held cost nothing). */
+  bytes: number;
+  seconds: number;
+}
 export type ContainerSummary = Docker.ContainerInfo;
 
 export class Engine {
@@ -44,6 +56,9 @@ export class Engine {
   private readonly callTimeoutMs: number;
   /** Engine API calls made so far (benchmarks read this). */
   calls = 0;
+  /** The same, by kind: read when /metrics is scraped, so the engine knows nothing of Prometheus. */
+  readonly callsByKind = new Map<EngineCallKind, number>();
+  readonly pullStats: PullStats = { succeeded: 0, failed: 0, bytes: 0, seconds: 0 };
 
   private constructor(docker: Docker, apiVersion: string, engineVersion: string, callTimeoutMs: number) {
     this.docker = docker;
@@ -80,8 +95,13 @@ export class Engine {
     return new Engine(docker, api, info.Version, callTimeoutMs);
   }
 
-  private async call<T>(operation: string, hint: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private count(kind: EngineCallKind): void {
     this.calls++;
+    this.callsByKind.set(kind, (this.callsByKind.get(kind) ?? 0) + 1);
+  }
+
+  private async call<T>(kind: EngineCallKind, operation: string, hint: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.count(kind);
     const limit = deadline(this.callTimeoutMs);
     try {
       return await fn(limit.signal);
@@ -93,7 +113,7 @@ export class Engine {
   }
 
   listContainers(filters: Record<string, string[]>): Promise<ContainerSummary[]> {
-    return this.call('listing containers', 'check that dockerd is running', (abortSignal) =>
+    return this.call('list_containers', 'listing containers', 'check that dockerd is running', (abortSignal) =>
       this.docker.listContainers({ all: true, filters, abortSignal } as Docker.ContainerListOptions),
     );
   }
@@ -101,6 +121,7 @@ export class Engine {
   /** One container's full record; a vanished container fails with a 404 in the error's cause. */
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
     return this.call(
+      'inspect_container',
       `inspecting container ${id}`,
       'check that dockerd is running and that the container still exists (`docker ps -a`)',
       // dockerode pastes the id into the URL path as is; encoded, an odd id cannot reach another endpoint.
@@ -112,18 +133,21 @@ export class Engine {
   async ping(): Promise<void> {
     // The typings omit ping's options, which dockerode does take (it passes abortSignal on).
     const ping = this.docker.ping.bind(this.docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
-    await this.call('pinging', 'check that dockerd is running', (abortSignal) => ping({ abortSignal }));
+    await this.call('ping', 'pinging', 'check that dockerd is running', (abortSignal) => ping({ abortSignal }));
   }
 
   listImages(): Promise<ImageSummary[]> {
-    return this.call('listing images', 'check that dockerd is running', (abortSignal) =>
+    return this.call('list_images', 'listing images', 'check that dockerd is running', (abortSignal) =>
       this.docker.listImages({ abortSignal } as Docker.ListImagesOptions),
     );
   }
 
   /** Pulls one image and waits for the engine to finish; `timeoutMs` bounds the whole transfer. */
-  async pull(ref: string, timeoutMs: number, onProgress?: (event: { status?: string; id?: string }) => void): Promise<void> {
-    this.calls++;
+  async pull(ref: string, timeoutMs: number, onProgress?: (event: PullEvent) => void): Promise<void> {
+    this.count('pull');
+    const started = performance.now();
+    const layers = new LayerBytes();
+    let ok = false;
     const limit = deadline(timeoutMs);
     const abortSignal = limit.signal;
     let onAbort: (() => void) | undefined;
@@ -137,9 +161,13 @@ export class Engine {
             // The engine reports a failed pull inside the stream, with HTTP 200.
             const failed = output.find((e) => e.error !== undefined || e.errorDetail !== undefined);
             if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error ?? 'unknown error'));
+            ok = true;
             resolve();
           },
-          onProgress,
+          (event: PullEvent) => {
+            layers.note(event);
+            onProgress?.(event);
+          },
         );
         onAbort = () => {
           stream.destroy();
@@ -157,17 +185,52 @@ export class Engine {
       // Left on, the listener would keep the finished stream alive until the deadline.
       if (onAbort !== undefined) abortSignal.removeEventListener('abort', onAbort);
       limit.clear();
+      this.pullStats[ok ? 'succeeded' : 'failed']++;
+      this.pullStats.bytes += layers.total();
+      this.pullStats.seconds += (performance.now() - started) / 1000;
     }
   }
 
   /** A stream of engine events matching `filters`; the caller reconnects when it ends. */
   async events(filters: Record<string, string[]>, signal: AbortSignal): Promise<Readable> {
-    this.calls++;
+    this.count('events');
     try {
       return (await this.docker.getEvents({ filters, abortSignal: signal } as object)) as Readable;
     } catch (err) {
       throw new EngineError('watching events', err, 'check that dockerd is running');
     }
+  }
+}
+
+/** One line of the engine's pull progress stream. */
+export interface PullEvent {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
+/**
+ * Bytes a pull downloaded, from its progress stream: per layer the furthest "Downloading"
+ * point, or the layer's size once it says "Download complete".
+ */
+class LayerBytes {
+  private readonly layers = new Map<string, { current: number; size: number; done: boolean }>();
+
+  note(e: PullEvent): void {
+    if (e.id === undefined || e.status === undefined) return;
+    const layer = this.layers.get(e.id) ?? { current: 0, size: 0, done: false };
+    if (e.status.startsWith('Downloading')) {
+      layer.current = Math.max(layer.current, e.progressDetail?.current ?? 0);
+      layer.size = Math.max(layer.size, e.progressDetail?.total ?? 0);
+    } else if (e.status === 'Download complete') layer.done = true;
+    else return;
+    this.layers.set(e.id, layer);
+  }
+
+  total(): number {
+    let sum = 0;
+    for (const l of this.layers.values()) sum += l.done && l.size > 0 ? l.size : l.current;
+    return sum;
   }
 }
 

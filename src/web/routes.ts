@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Operator } from '../controller/operator.js';
 import type { StateStore } from '../store/state.js';
 import type { Route } from './server.js';
+import { metricsRoute } from './metrics-route.js';
 
 export interface WebContext {
   operator: Operator;
@@ -12,6 +13,6 @@ export interface WebContext {
   log: Logger;
 }
 
-export function webRoutes(_ctx: WebContext): Route[] {
-  return [];
+export function webRoutes(ctx: WebContext): Route[] {
+  return [metricsRoute(ctx.operator.metrics)];
 }
