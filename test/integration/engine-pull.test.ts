@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../src/docker/engine.js';
-import { requireEngine, uniqueName } from '../support/engine.js';
+import { REGISTRY, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 
 let image: TestImage | undefined;
@@ -47,4 +47,46 @@ test('a finished pull or engine call leaves no deadline timer behind: a long-run
   assert.ok(made.size >= 21, `expected a deadline per pull and per call, saw ${made.size}`);
   const left = [...made].filter((t) => !cleared.has(t));
   assert.equal(left.length, 0, `${left.length} of ${made.size} deadline timers were left running after their work ended`);
+});
+
+/** Digest and size of each layer of a pushed test image, from the registry's manifest. */
+async function layersOf(image: TestImage): Promise<Array<{ digest: string; size: number }>> {
+  const path = image.repo.slice(REGISTRY.length + 1);
+  const res = await fetch(`http://${REGISTRY}/v2/${path}/manifests/${image.digest}`, {
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(res.status, 200, `the registry has no manifest for ${image.pinned}`);
+  return ((await res.json()) as { layers: Array<{ digest: string; size: number }> }).layers;
+}
+
+test('the engine counts pulls by outcome, the layer bytes they downloaded and the time they took (berth_image_pull_*)', async () => {
+  // Two images that share their busybox layers: one stays on the host, the other is removed
+  // from it, so pulling that one downloads exactly the layers that are its own.
+  const name = uniqueName('pull-bytes');
+  const kept = await buildTestImage({ name, variant: `kept-${uniqueName('v')}` });
+  const fresh = await buildTestImage({ name, variant: `fresh-${uniqueName('v')}` });
+  try {
+    const shared = new Set((await layersOf(kept)).map((l) => l.digest));
+    const own = (await layersOf(fresh)).filter((l) => !shared.has(l.digest));
+    assert.ok(own.length > 0, 'the fresh image has layers of its own');
+    await removeTestImages([fresh]);
+    const engine = await Engine.connect();
+
+    await engine.pull(fresh.pinned, 60_000);
+    assert.equal(engine.pullStats.bytes, own.reduce((sum, l) => sum + l.size, 0), 'bytes downloaded = the sizes of the layers the host lacked');
+    assert.equal(engine.pullStats.succeeded, 1);
+    assert.ok(engine.pullStats.seconds > 0);
+
+    // Everything is on the host now: another pull downloads nothing.
+    const before = engine.pullStats.bytes;
+    await engine.pull(fresh.pinned, 60_000);
+    assert.equal(engine.pullStats.bytes, before);
+    assert.equal(engine.pullStats.succeeded, 2);
+
+    await assert.rejects(engine.pull(`${fresh.repo}:no-such-tag`, 60_000));
+    assert.equal(engine.pullStats.failed, 1);
+    assert.equal(engine.callsByKind.get('pull'), 3);
+  } finally {
+    await removeTestImages([kept, fresh]);
+  }
 });
