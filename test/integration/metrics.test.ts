@@ -1,15 +1,23 @@
 // A real Prometheus scrapes a real `berth run` managing a real engine stack, and what its
 // HTTP API answers is what an admin's dashboard would show: after an update the apply is
 // counted and the stack is Ready on the new version; after a broken update the rollback is
-// counted and the stack runs the old version again.
+// counted and the stack runs the old version again. Then, in process against a real release
+// feed: what a channel stack's series say while a major release waits for approval, and
+// that a removed stack's series are gone.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+import type { StackStatus } from '../../src/api/types.js';
+import type { Metrics } from '../../src/controller/metrics.js';
+import { publishRelease } from '../../src/sources/publish.js';
+import { generateSigningKeys } from '../../src/sources/signing.js';
 import { BerthProcess, berthDirs, killAllBerthProcesses } from '../support/berth-process.js';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
-import { composeFile, stackManifest, type StackFields } from '../support/harness.js';
+import { FeedServer } from '../support/feed-server.js';
+import { Harness, composeFile, condition, isReady, stackManifest, type StackFields } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Prometheus, requirePrometheus, type QuerySample } from '../support/prometheus.js';
 
@@ -102,4 +110,81 @@ test('Prometheus scraping berth sees an update applied, then a broken one rolled
   assert.ok((one(await prom.query('process_resident_memory_bytes{job="berth"}'))?.value ?? 0) > 0, "prom-client's process metrics are served too");
 
   await berth.stop();
+});
+
+/** The samples of one series in an operator's exposition (label values here hold no quotes). */
+async function series(metrics: Metrics, name: string, stackName: string): Promise<Array<{ labels: string; value: number }>> {
+  const { body } = await metrics.exposition();
+  return body
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(`stack="${stackName}"`))
+    .map((l) => ({ labels: l.slice(l.indexOf('{') + 1, l.lastIndexOf('}')), value: Number(l.slice(l.lastIndexOf(' ') + 1)) }));
+}
+
+async function waitForSeries(
+  metrics: Metrics,
+  what: string,
+  pred: () => Promise<boolean>,
+  h: Harness,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const { body } = await metrics.exposition();
+  assert.fail(`the metrics did not show ${what} within ${timeoutMs} ms; berth series now:\n${body.split('\n').filter((l) => l.startsWith('berth_stack')).join('\n')}\nlog: ${join(h.root, 'berth.log')}`);
+}
+
+test('a channel stack: available version, update available, awaiting approval, and a last check-in that moves on with every accepted check-in; removed, its series go', async () => {
+  const [v1, v2] = images as [TestImage, TestImage];
+  const vendorDir = await mkdtemp(join(tmpdir(), 'berth-metrics-vendor-'));
+  const keys = generateSigningKeys();
+  await writeFile(join(vendorDir, 'release.key'), keys.privatePem, { mode: 0o600 });
+  await writeFile(join(vendorDir, 'release.pub'), keys.publicPem);
+  await mkdir(join(vendorDir, 'feed'), { recursive: true });
+  const feed = new FeedServer(join(vendorDir, 'feed'));
+  await feed.start();
+  const publish = async (version: string, web: string) => {
+    const file = join(vendorDir, `release-${version}.yaml`);
+    await writeFile(file, stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'Release', metadata: { name: `shop-${version.replace(/\./g, '-')}` }, spec: { version, images: { web }, notes: `release ${version}` } }));
+    await publishRelease({ releaseFile: file, keyFile: join(vendorDir, 'release.key'), feedDir: join(vendorDir, 'feed'), channel: 'stable', now: new Date() });
+  };
+  const h = await Harness.create();
+  try {
+    const operator = await h.start();
+    const name = uniqueName('metrics-chan');
+    await publish('1.0.0', v1.pinned);
+    await h.writeStack({ name, channel: { url: feed.url, publicKey: join(vendorDir, 'release.pub') } }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'installed 1.0.0 from the channel', isReady('1.0.0'));
+
+    await publish('2.0.0', v2.pinned);
+    // A major release waits for approval; once its images are pre-downloaded the status stops changing.
+    const waits = (s: StackStatus) => s.status.available?.version === '2.0.0' && condition(s, 'AwaitingApproval')?.status === 'True' && s.status.available.downloaded === true;
+    const s = await h.waitFor({ stack: name }, '2.0.0 downloaded and waiting for approval', waits);
+    await waitForSeries(operator.metrics, 'the waiting release', async () => (await series(operator.metrics, 'berth_stack_info', name))[0]?.labels.includes('available_version="2.0.0"') === true, h);
+    const info = (await series(operator.metrics, 'berth_stack_info', name))[0];
+    assert.match(info?.labels ?? '', /current_version="1\.0\.0"/);
+    assert.deepEqual(await series(operator.metrics, 'berth_stack_update_available', name), [{ labels: `stack="${name}"`, value: 1 }]);
+    assert.deepEqual(await series(operator.metrics, 'berth_stack_awaiting_approval', name), [{ labels: `stack="${name}"`, value: 1 }]);
+
+    // Check-ins that bring nothing new rewrite no status, yet the gauge moves on with them.
+    const recorded = Date.parse(s.status.lastCheckIn ?? '') / 1000;
+    assert.ok(recorded > 0, 'the status records a check-in');
+    await waitForSeries(
+      operator.metrics,
+      'a check-in newer than the one the status records',
+      async () => ((await series(operator.metrics, 'berth_stack_last_checkin_timestamp_seconds', name))[0]?.value ?? 0) > recorded,
+      h,
+    );
+    assert.equal((await h.status({ stack: name }))?.status.lastCheckIn, s.status.lastCheckIn, 'the status was not rewritten meanwhile');
+
+    await rm(join(h.manifests, `${name}.yaml`));
+    await waitForSeries(operator.metrics, 'no series of the removed stack', async () => (await operator.metrics.exposition()).body.split('\n').every((l) => !l.includes(`stack="${name}"`)), h);
+  } finally {
+    await h.close();
+    await feed.stop();
+    await rm(vendorDir, { recursive: true, force: true });
+  }
 });
