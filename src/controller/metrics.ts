@@ -30,6 +30,9 @@ const OUTCOME_LABEL: Record<HistoryEntry['outcome'], string | undefined> = {
   Superseded: 'superseded',
 };
 
+const APPLY_OUTCOMES = ['succeeded', 'failed', 'superseded'] as const;
+const ROLLBACK_OUTCOMES = ['succeeded', 'failed'] as const;
+
 /** Reconcile passes of an idle stack take milliseconds; an update verified in one pass, minutes. */
 const PASS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -183,6 +186,9 @@ export class Metrics {
       const settled = new Set((previous?.status.history ?? []).filter((e) => e.outcome !== 'Progressing').map(entryKey));
       view = { status: status.status, settled };
       this.stacks.set(stack, view);
+      // Present from the start at 0, so increase() sees the first apply or rollback too.
+      for (const outcome of APPLY_OUTCOMES) this.applies.inc({ stack, outcome }, 0);
+      for (const outcome of ROLLBACK_OUTCOMES) this.rollbacks.inc({ stack, outcome }, 0);
     }
     view.status = status.status;
     const fromStatus = status.status.lastCheckIn !== undefined ? Date.parse(status.status.lastCheckIn) : undefined;
@@ -205,9 +211,8 @@ export class Metrics {
   /** The stack's manifest is gone: its series go too. */
   forgetStack(stack: string): void {
     if (!this.stacks.delete(stack)) return;
-    for (const counter of [this.applies, this.rollbacks]) {
-      for (const outcome of ['succeeded', 'failed', 'superseded']) counter.remove({ stack, outcome });
-    }
+    for (const outcome of APPLY_OUTCOMES) this.applies.remove({ stack, outcome });
+    for (const outcome of ROLLBACK_OUTCOMES) this.rollbacks.remove({ stack, outcome });
   }
 
   /**

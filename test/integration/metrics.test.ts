@@ -89,7 +89,8 @@ test('Prometheus scraping berth sees an update applied, then a broken one rolled
   const ready = await prom.waitFor(`berth_stack_ready{${sel}}`, 'the stack Ready on 1.1.0', (r) => one(r)?.value === 1, context);
   assert.equal(ready[0]?.metric['reason'], 'Converged');
   assert.equal(one(await prom.query(`berth_stack_revision{${sel}}`))?.value, 2);
-  assert.deepEqual(await prom.query(`berth_applies_total{${sel},outcome="failed"}`), [], 'nothing has failed yet');
+  assert.equal(one(await prom.query(`berth_applies_total{${sel},outcome="failed"}`))?.value, 0, 'nothing has failed yet');
+  assert.equal(one(await prom.query(`berth_rollbacks_total{${sel},outcome="succeeded"}`))?.value, 0, 'nothing was rolled back yet');
   assert.ok((one(await prom.query('sum(berth_engine_calls_total{kind="list_containers"})'))?.value ?? 0) > 0, 'engine calls are counted');
   assert.ok((one(await prom.query('sum(berth_reconcile_duration_seconds_count)'))?.value ?? 0) > 0, 'reconcile passes are timed');
 

@@ -122,6 +122,16 @@ describe('berth metrics', () => {
     assert.equal(value(samples, 'berth_stack_last_checkin_timestamp_seconds', { stack: 'blog' }), undefined, 'a stack without a channel has no check-in series');
 
     for (const name of ['berth_applies_total', 'berth_rollbacks_total']) assert.equal(types.get(name), 'counter');
+    // Every outcome is there from the first status on, at 0, so increase() sees the first one too.
+    assert.deepEqual(find(samples, 'berth_applies_total', { stack: 'blog' }).map((s) => [s.labels['outcome'], s.value]), [
+      ['succeeded', 0],
+      ['failed', 0],
+      ['superseded', 0],
+    ]);
+    assert.deepEqual(find(samples, 'berth_rollbacks_total', { stack: 'blog' }).map((s) => [s.labels['outcome'], s.value]), [
+      ['succeeded', 0],
+      ['failed', 0],
+    ]);
     assert.equal(types.get('berth_reconcile_duration_seconds'), 'histogram');
   });
 
@@ -139,7 +149,7 @@ describe('berth metrics', () => {
     m.observeStatus('shop', status('shop', { revision: 1, currentVersion: '1.0.0', history: [entry('update', 1, '1.0.0', 'Progressing')] }));
     m.observeStatus('shop', status('shop', { revision: 1, currentVersion: '1.0.0', lastCheckIn: T0, history: [entry('update', 1, '1.0.0', 'Healthy')] }));
     m.observeStatus('blog', status('blog', { revision: 4 }));
-    assert.equal(find((await scrape(m)).samples, 'berth_applies_total', { stack: 'shop' }).length, 1);
+    assert.equal(value((await scrape(m)).samples, 'berth_applies_total', { stack: 'shop', outcome: 'succeeded' }), 1);
 
     m.forgetStack('shop');
     const { samples, text } = await scrape(m);
@@ -175,7 +185,8 @@ describe('berth metrics', () => {
     assert.equal(value(samples, 'berth_applies_total', { stack: 'shop', outcome: 'failed' }), 1);
     assert.equal(value(samples, 'berth_applies_total', { stack: 'shop', outcome: 'succeeded' }), 1);
     assert.equal(value(samples, 'berth_rollbacks_total', { stack: 'shop', outcome: 'succeeded' }), 1);
-    assert.equal(value(samples, 'berth_rollbacks_total', { stack: 'shop', outcome: 'failed' }), undefined);
+    assert.equal(value(samples, 'berth_rollbacks_total', { stack: 'shop', outcome: 'failed' }), 0);
+    assert.equal(value(samples, 'berth_applies_total', { stack: 'shop', outcome: 'superseded' }), 0);
   });
 
   test('the first status of a new stack counts what it settled', async () => {
