@@ -58,7 +58,7 @@ export class Metrics {
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
     const stacks = this.stacks;
-    const perStack = <L extends string>(name: string, help: string, labelNames: L[], value: (v: StackView, stack: string) => Array<[Record<L, string>, number]>) =>
+    const perStack = <L extends string>(name: string, help: string, labelNames: L[], value: (v: StackView) => Array<[Record<L, string>, number]>) =>
       new Gauge<L | 'stack'>({
         name,
         help,
@@ -66,7 +66,10 @@ export class Metrics {
         registers,
         collect() {
           this.reset();
-          for (const [stack, view] of stacks) for (const [labels, n] of value(view, stack)) this.set({ stack, ...labels } as Record<L | 'stack', string>, n);
+          for (const [stack, view] of stacks) for (const [labels, n] of value(view)) {
+            // A spread of a generic record loses its key type; the keys are exactly L and stack.
+            this.set({ stack, ...labels } as Record<L | 'stack', string>, n);
+          }
         },
       });
     const flag = (v: StackView, type: string): Array<[Record<never, string>, number]> => [[{}, conditionOf(v.status, type)?.status === 'True' ? 1 : 0]];
