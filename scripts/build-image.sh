@@ -46,7 +46,8 @@ fi
 started=$(date +%s)
 say "building $tag on $base (first build: a few minutes for apt and npm)"
 log=$(mktemp)
-if ! docker build --build-arg "BASE=$base" "${ca_args[@]}" -t "$tag" "$@" "$repo" >"$log" 2>&1; then
+# --force-rm: a failed step leaves no stopped container behind on a shared engine.
+if ! docker build --force-rm --build-arg "BASE=$base" "${ca_args[@]}" -t "$tag" "$@" "$repo" >"$log" 2>&1; then
   tail -n 40 "$log" >&2
   rm -f "$log"
   die "docker build of $tag failed; output above"

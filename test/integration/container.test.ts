@@ -176,3 +176,19 @@ test('`compose exec berth berth …` needs no flags, and an edit it makes lands 
   assert.match(await readFile(manifestPath, 'utf8'), /version: 1\.0\.0/);
   await waitForStatus('the stack back at 1.0.0 and Ready', isReady('1.0.0'));
 });
+
+test('the Debian base image is made once and reused: a second build-base-image.sh keeps the same image', async () => {
+  const base = 'berth-test/debian:trixie';
+  const before = await docker().getImage(base).inspect();
+  assert.match(before.Config.Labels?.['org.berth.base-image.key'] ?? '', /^[0-9a-f]{16}$/);
+  assert.equal((await run('bash', [join(REPO, 'scripts', 'build-base-image.sh'), 'trixie'])).trim(), base);
+  assert.equal((await docker().getImage(base).inspect()).Id, before.Id);
+});
+
+test('the berth image carries Node.js 20 or later and the compose v2 plugin, from Debian trixie', async () => {
+  const inImage = (cmd: string) => run('docker', ['run', '--rm', '--entrypoint', 'sh', BERTH_IMAGE, '-c', cmd]);
+  const node = (await inImage('node --version')).trim();
+  assert.ok(Number(/^v(\d+)\./.exec(node)?.[1]) >= 20, `node ${node} is older than berth's engines.node (>=20)`);
+  assert.match(await inImage('docker compose version --short'), /^v?2\./);
+  assert.match(await inImage('cat /etc/debian_version'), /^13\./);
+});
