@@ -10,21 +10,20 @@ import { execFile } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { StackStatus } from '../../src/api/types.js';
 import { StateStore } from '../../src/store/state.js';
+import { REPO_ROOT, debianBaseImage } from '../support/base-image.js';
 import { describeError, docker, removeProject, requireEngine, uniqueName } from '../support/engine.js';
 import { isReady, stackManifest } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 
 const execFileAsync = promisify(execFile);
 
-// This file runs as dist/test/integration/container.test.js.
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const REPO = REPO_ROOT;
 const COMPOSE_FILE = join(REPO, 'manifests', 'berth-compose.yaml');
 /** The test's own tag, kept between runs as the build cache (like the base image). */
 const BERTH_IMAGE = 'berth-test/berth:latest';
@@ -96,6 +95,7 @@ before(
   async () => {
     await requireEngine();
     // Both cached: the base image by a hash of its script, the berth image by the builder's layers.
+    await debianBaseImage('trixie');
     await run('bash', [join(REPO, 'scripts', 'build-image.sh'), BERTH_IMAGE], { timeoutMs: BUILD_TIMEOUT_MS });
 
     v1 = await buildTestImage({ name: stack, variant: 'v1', health: 'healthy' });
@@ -182,6 +182,7 @@ test('the Debian base image is made once and reused: a second build-base-image.s
   const before = await docker().getImage(base).inspect();
   assert.match(before.Config.Labels?.['org.berth.base-image.key'] ?? '', /^[0-9a-f]{16}$/);
   assert.equal((await run('bash', [join(REPO, 'scripts', 'build-base-image.sh'), 'trixie'])).trim(), base);
+  assert.equal(await debianBaseImage('trixie'), base);
   assert.equal((await docker().getImage(base).inspect()).Id, before.Id);
 });
 
