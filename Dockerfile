@@ -24,6 +24,8 @@ FROM ${CA_IMAGE} AS ca
 
 # ---------------------------------------------------------------- build: npm ci + tsc
 FROM ${BASE} AS build
+# scripts/build-image.sh tags this stage (the build cache) and tidies away older ones by it.
+LABEL org.berth.build-stage=1
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
@@ -42,6 +44,9 @@ RUN npx tsc -p tsconfig.json \
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE}
+LABEL org.berth.image=1 \
+      org.opencontainers.image.title=berth \
+      org.opencontainers.image.description="An update operator for Docker Compose deployments"
 # ca-certificates: berth itself talks HTTPS to registries and release channels.
 # tini: PID 1 that forwards SIGTERM to berth and reaps what compose leaves behind.
 RUN apt-get update -q \

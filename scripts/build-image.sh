@@ -46,12 +46,20 @@ fi
 started=$(date +%s)
 say "building $tag on $base (first build: a few minutes for apt and npm)"
 log=$(mktemp)
+# The build stage gets a tag of its own: the classic builder leaves it untagged otherwise,
+# and it holds the cache (apt, npm ci) the next build reuses.
+stage=berth-build/stage:$(printf '%s' "$tag" | tr -c 'A-Za-z0-9_.-' '-')
 # --force-rm: a failed step leaves no stopped container behind on a shared engine.
-if ! docker build --force-rm --build-arg "BASE=$base" "${ca_args[@]}" -t "$tag" "$@" "$repo" >"$log" 2>&1; then
+if ! { docker build --force-rm --build-arg "BASE=$base" "${ca_args[@]}" --target build -t "$stage" "$@" "$repo" \
+       && docker build --force-rm --build-arg "BASE=$base" "${ca_args[@]}" -t "$tag" "$@" "$repo"; } >"$log" 2>&1; then
   tail -n 40 "$log" >&2
   rm -f "$log"
   die "docker build of $tag failed; output above"
 fi
+# What earlier builds left untagged (their build stage, the berth image this one replaced),
+# unless a container still uses it; only images carrying the labels of berth's Dockerfile.
+docker image prune -f --filter label=org.berth.build-stage=1 >/dev/null 2>&1 || true
+docker image prune -f --filter label=org.berth.image=1 >/dev/null 2>&1 || true
 context=$(sed -n 's/^Sending build context to Docker daemon *//p' "$log" | tail -n 1)
 rm -f "$log"
 size=$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.0f MB", $1 / 1e6 }')
