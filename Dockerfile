@@ -3,7 +3,8 @@
 # also packages docker-cli and docker-compose 2.26). It drives the host's engine through
 # /var/run/docker.sock; run it with manifests/berth-compose.yaml (see the README).
 #
-# Build (both work with the classic builder and with BuildKit):
+# Build (uses nothing BuildKit-only; tested with the classic builder, as engine 20.10 without
+# buildx has no other):
 #   bash scripts/build-image.sh                 # base image, host CA, then this; tag berth:latest
 #   docker build --build-arg BASE=debian:trixie-slim -t berth .    # where images can be pulled
 #
