@@ -43,8 +43,9 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     allowPositionals: true,
     options: {
-      manifests: { type: 'string' },
-      state: { type: 'string', default: '.berth/state' },
+      // From the environment too, so `docker compose exec berth berth get` finds what berth in its container uses.
+      manifests: { type: 'string', ...(process.env['BERTH_MANIFESTS'] ? { default: process.env['BERTH_MANIFESTS'] } : {}) },
+      state: { type: 'string', default: process.env['BERTH_STATE'] || '.berth/state' },
       once: { type: 'boolean', default: false },
       to: { type: 'string' },
       force: { type: 'boolean', default: false },
