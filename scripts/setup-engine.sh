@@ -64,19 +64,9 @@ busybox_is_static() {
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1
 }
 
-# The Debian mirror this system already uses (deb822 sources first, then sources.list).
-debian_mirror() {
-  local uri=
-  if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-      /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { if ($i !~ /security/) { print $i; exit } else break } }' \
-      /etc/apt/sources.list)
-  fi
-  printf '%s' "${uri:-http://deb.debian.org/debian}"
-}
+# debian_mirror: the Debian mirror this system already uses (shared with build-base-image.sh).
+# shellcheck source=lib/debian-mirror.sh
+source "$(dirname "$0")/lib/debian-mirror.sh"
 
 # ---------------------------------------------------------------- packages
 install_packages() {
