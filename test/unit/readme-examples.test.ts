@@ -16,7 +16,8 @@ function blocksUnder(heading: string, lang: string): string[] {
   const start = README.indexOf(`\n${heading}\n`);
   assert.ok(start >= 0, `README has no heading "${heading}"`);
   const rest = README.slice(start + heading.length + 2);
-  const next = rest.search(/\n#{1,3} /);
+  // Only ## and ### end a section: a single # starts comment lines in the sh examples.
+  const next = rest.search(/\n#{2,3} /);
   const section = next >= 0 ? rest.slice(0, next) : rest;
   return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 }
@@ -25,6 +26,12 @@ function blocksUnder(heading: string, lang: string): string[] {
 const withDigests = (text: string): string => text.replaceAll('<64 hex>', 'a'.repeat(64));
 
 describe('README examples', () => {
+  test("the quick start's first command runs the demo", () => {
+    const [sh] = blocksUnder('## Try it', 'sh');
+    const first = (sh ?? '').split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+    assert.match(first ?? '', /npm run demo$/);
+  });
+
   test('the Release a vendor writes is valid as written, named after its version', () => {
     const [yaml] = blocksUnder('### For the vendor: publish a release', 'yaml');
     assert.ok(yaml !== undefined, 'no yaml example under "For the vendor"');
