@@ -414,6 +414,7 @@ async function main(): Promise<number> {
     say(`        the console:  ${demo.page()}${token !== undefined ? `   (login token: ${token})` : ''}`);
     say(`        the CLI:      ${cd} && ./berth get && ./berth describe ${STACK}`);
     say(`      (./berth there runs this checkout's berth; \`berth\` itself works there too after \`npm link\`)`);
+    say(`        self-healing: docker rm -f ${c.project}-web-1   (berth starts it again within seconds)`);
     await demo.pause('publish 1.1.0, a minor release');
 
     step(2, '1.1.0, a minor release, applies by itself');
