@@ -150,5 +150,12 @@ describe('npm run demo', () => {
     assert.equal(condition(s, 'Degraded')?.reason, 'RolledBack');
     const story = (s.status.history ?? []).map((h) => `${h.version} ${h.operation} ${h.outcome}`).reverse();
     assert.deepEqual(story, ['1.0.0 update Healthy', '1.1.0 update Healthy', '2.0.0 update Healthy', '2.1.0 update RolledBack', '2.0.0 rollback Healthy']);
+
+    // The demo's manifests are in no git checkout, so a rollback by hand is not refused there.
+    const rolled: { code?: number; stderr?: string } = await execFileAsync(join(dir, 'berth'), ['rollback', 'demo', '--to', '2'], { cwd: dir }).catch(
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    assert.equal(rolled.code ?? 0, 0, `berth rollback in the demo folder failed: ${rolled.stderr ?? ''}`);
+    assert.equal(parseDocument(await readFile(manifest, 'utf8')).getIn(['spec', 'version']), '1.1.0');
   });
 });
