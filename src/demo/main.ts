@@ -98,6 +98,11 @@ function step(n: number, title: string): void {
   say(`demo: ── step ${n}/4: ${title}`);
 }
 
+/** `s` as one word for sh, whatever it holds. */
+function shq(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((ok) => setTimeout(ok, ms));
 }
@@ -283,7 +288,18 @@ class Demo {
     this.berthExit = new Promise((ok) => child.once('exit', (code) => ok(code)));
     await writeFileAtomic(join(this.c.dir, 'berth.pid'), `${child.pid}\n`);
     // A small `berth` next to the manifests, so the hints work as printed in this folder.
-    await writeFile(join(this.c.dir, 'berth'), `#!/bin/sh\n# berth, as built in ${REPO_ROOT}\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 });
+    // It names the demo's folders too, so BERTH_STATE or BERTH_MANIFESTS exported for
+    // another berth do not send it elsewhere.
+    await writeFile(
+      join(this.c.dir, 'berth'),
+      [
+        '#!/bin/sh',
+        `# berth as built in ${REPO_ROOT}, on this demo's manifests and state`,
+        `BERTH_MANIFESTS=${shq(this.manifests)} BERTH_STATE=${shq(this.state)} exec ${shq(process.execPath)} ${shq(CLI)} "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     if (this.c.http === 'off') return;
     const deadline = Date.now() + 30_000;
     while (this.consoleUrl === '') {
