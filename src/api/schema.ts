@@ -34,6 +34,20 @@ const metadata = {
   },
 } as const;
 
+// A DNS-1123 subdomain, as most Kubernetes kinds use for names: a Release is naturally named
+// after its version (shop-1.5.0), and it names no compose project, so dots are fine.
+const dnsSubdomain = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 253,
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+} as const;
+
+const releaseMetadata = {
+  ...metadata,
+  properties: { ...metadata.properties, name: { ...dnsSubdomain, description: 'Name of the release, e.g. shop-1.5.0.' } },
+} as const;
+
 /** Defaults of spec.health and spec.rollback, also applied to revisions written before they existed. */
 export const HEALTH_DEFAULTS = { progressDeadlineSeconds: 120, stableForSeconds: 10 } as const;
 export const ROLLBACK_DEFAULTS = { auto: true, keep: 10 } as const;
@@ -513,7 +527,7 @@ const releaseBody = {
   properties: {
     apiVersion: { const: API_VERSION },
     kind: { const: 'Release' },
-    metadata,
+    metadata: releaseMetadata,
     spec: {
       type: 'object',
       required: ['version', 'images'],

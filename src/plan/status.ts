@@ -215,6 +215,11 @@ function availableOf(a: AvailableRelease & { downloaded?: boolean }, channel: st
   };
 }
 
+function awaitingMessage(name: string, version: string, why: string, running: string | undefined): string {
+  const keeps = running !== undefined ? `; until then version ${running} keeps running` : '; nothing runs until then';
+  return `${why} (or run \`berth approve ${name} ${version}\`)${keeps}`;
+}
+
 export function buildStatus(input: StatusInput): StackStatus {
   const { desired, recorded, observed, plan, error, previous, now } = input;
   const applied = recorded.applied;
@@ -244,7 +249,11 @@ export function buildStatus(input: StatusInput): StackStatus {
     synced = { type: 'Synced', status: 'False', reason: error.reason, message: error.message };
   } else {
     const reason = plan.reason === 'InSync' || plan.reason === 'Repairing' || plan.reason === 'Applying' ? 'OutOfSync' : plan.reason;
-    synced = { type: 'Synced', status: 'False', reason, message: `${plan.message}; differs: ${describeDrift(targetDrift!)}` };
+    // A version that waits for a person differs from what runs by design: listing that as
+    // drift ("*: version 2.0.0 is not applied") read like an error. Say what keeps running
+    // and how to approve instead.
+    const message = plan.awaitingApproval && !targetApplied ? awaitingMessage(input.name, desired.target.version, plan.message, applied?.version) : `${plan.message}; differs: ${describeDrift(targetDrift!)}`;
+    synced = { type: 'Synced', status: 'False', reason, message };
   }
   const expected = desired.valid && plan.action !== 'none' ? wanted! : applied !== undefined ? revisionRuns(applied) : (wanted ?? []);
   const healthy = healthCondition(observed, expected);

@@ -97,6 +97,20 @@ describe('buildStatus', () => {
     assert.equal(s.status.targetVersion, '2.0.0');
   });
 
+  test('a version that waits for approval is reported as waiting, with what keeps running and how to approve, not as drift', () => {
+    const n1 = target({ version: '1.0.0', mode: 'notify', approve: '1.0.0' });
+    const nrev1 = record(n1, 1);
+    const n2 = target({ version: '1.1.0', mode: 'notify', images: { web: pinned('web', 'c'), db: pinned('db', 'b') } });
+    const s = statusOf({ desired: valid(n2), recorded: recorded(nrev1), observed: observed(runningOf(nrev1)) });
+    for (const type of ['Synced', 'Ready']) {
+      const { message } = cond(s, type);
+      assert.doesNotMatch(message, /differs|is not applied/, `${type}: ${message}`);
+      assert.match(message, /version 1\.1\.0 waits for approval: set spec\.approve to "1\.1\.0"/, type);
+      assert.match(message, new RegExp(`berth approve ${STACK} 1\\.1\\.0`), type);
+      assert.match(message, /until then version 1\.0\.0 keeps running/, type);
+    }
+  });
+
   test(
     'a waiting version that pins no images is not reported as running before it is approved',
     () => {
