@@ -3,7 +3,7 @@
 // loads them into a model that defines every service spec.images pins, so a manifest that
 // validates is not then reported InvalidSpec by the first pass.
 import { access, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
 import { validateRelease, validateReleaseIndex } from '../api/validate-release.js';
@@ -22,7 +22,9 @@ const exists = (path: string) =>
 /** Why berth could not run this Stack (missing files, services compose lacks), or undefined. */
 async function stackProblems(file: string, stack: ResolvedStack, models: ComposeModels | undefined): Promise<string[]> {
   const inputs = composeInputsOf(file, stack);
-  const files = inputs.files ?? [];
+  const c = stack.spec.compose;
+  // The files the manifest names (compose may be left to discover a lone compose.yaml; it must still be there).
+  const files = (c.files ?? (c.file !== undefined ? [c.file] : [])).map((f) => (isAbsolute(f) ? f : resolve(dirname(file), f)));
   const missing: string[] = [];
   for (const f of files) if (!(await exists(f))) missing.push(f);
   if (files.length === 0) {
