@@ -8,6 +8,7 @@ import { StateStore } from '../store/state.js';
 import { startWebServer } from '../web/server.js';
 import { webRoutes } from '../web/routes.js';
 import { createLogger } from './log.js';
+import { pullBarsForTerminal } from './progress.js';
 
 export interface RunOptions {
   manifests: string;
@@ -20,7 +21,9 @@ export interface RunOptions {
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
-  const log = createLogger(opts.logLevel);
+  // A person watching a one-off pass on a terminal sees each image come down.
+  const bars = opts.once ? pullBarsForTerminal() : undefined;
+  const log = createLogger(opts.logLevel, bars?.logStream());
   const engine = await Engine.connect();
   const compose = await ComposeCli.detect();
   const operator = new Operator({
@@ -30,6 +33,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     compose,
     log,
     workers: opts.workers,
+    ...(bars !== undefined ? { pullProgress: bars } : {}),
   });
   if (opts.once) {
     const results = await operator.runOnce();

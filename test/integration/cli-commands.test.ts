@@ -3,13 +3,14 @@
 // -o json, approves only what waits (keeping the manifest's comments), and `status --wait`
 // answers like `kubectl rollout status`.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
-import { berth } from '../support/cli.js';
+import { BERTH, berth } from '../support/cli.js';
 import { stackManifest } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 
@@ -215,5 +216,57 @@ describe('on a real stack, with berth folders at their defaults', () => {
     const other = await berth(['validate', 'validate/other.yaml'], dir);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /kind: is "ConfigMap"; berth validates Stack, Release, ReleaseIndex/);
+  });
+});
+
+describe('berth run --once shows pull progress on a terminal, and nothing extra in JSON logs', () => {
+  let dir: string;
+  const images: TestImage[] = [];
+  const name = uniqueName('clipull');
+
+  before(async () => {
+    await requireEngine();
+    dir = await mkdtemp(join(tmpdir(), 'berth-clipull-'));
+  });
+  after(async () => {
+    await removeProject(`${name}-tty`);
+    await removeProject(`${name}-json`);
+    await removeTestImages(images);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A stack whose image is in the registry but not on this host, so the pass pulls it. */
+  async function stackToPull(stack: string, manifests: string): Promise<TestImage> {
+    const image = await buildTestImage({ name, variant: stack.endsWith('tty') ? 'tty' : 'json' });
+    images.push(image);
+    await removeTestImages([image]);
+    await mkdir(join(dir, manifests, stack), { recursive: true });
+    await writeFile(join(dir, manifests, stack, 'compose.yaml'), stringify({ services: { web: { image: 'placeholder' } } }));
+    await writeFile(join(dir, manifests, `${stack}.yaml`), stackManifest({ name: stack, version: '1.0.0', images: { web: image.pinned } }));
+    return image;
+  }
+
+  test('on a TTY: a bar per image that ends at 100% and "pulled"', async () => {
+    const image = await stackToPull(`${name}-tty`, 'tty');
+    // script(1) gives the command a real pseudo-terminal and copies what it writes to stdout.
+    const cmd = [process.execPath, BERTH, 'run', '--once', '--manifests', 'tty', '--state', 'tty-state'].map((a) => `'${a}'`).join(' ');
+    const out = await new Promise<{ code: number; text: string }>((resolve) => {
+      execFile('script', ['-qec', cmd, '/dev/null'], { cwd: dir, env: { ...process.env, BERTH_LOG_LEVEL: 'info' } }, (err, stdout, stderr) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, text: `${stdout}${stderr}` }),
+      );
+    });
+    assert.equal(out.code, 0, out.text);
+    const short = `${image.repo}@${image.digest.slice(7, 19)}`;
+    assert.match(out.text, new RegExp(`\\[#{24}\\] 100% {2}\\d+\\.\\d MB / \\d+\\.\\d MB {2}pulled {2}${short.replace(/[.]/g, '\\.')}\\r?\\n`), `no finished bar for ${short} in:\n${out.text}`);
+  });
+
+  test('not on a TTY: every line on stderr but the summary is a JSON log line', async () => {
+    await stackToPull(`${name}-json`, 'json');
+    const run = await berth(['run', '--once', '--manifests', 'json', '--state', 'json-state', '--log-level', 'info'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.match(lines.pop()!, /^berth run --once: 1 stack\(s\), every one on its target$/);
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON log line: ${line}`);
+    assert.ok(lines.some((l) => (JSON.parse(l) as { msg?: string }).msg === 'pulled image'), 'the pull is logged');
   });
 });
