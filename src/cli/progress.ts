@@ -20,8 +20,10 @@ interface ImagePull {
 const BAR = 24;
 const REDRAW_MS = 100;
 
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
+function size(bytes: number): string {
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${bytes} B`;
 }
 
 /** `repo@sha256:0123456789ab`: enough to tell images apart on one line. */
@@ -131,9 +133,9 @@ export class PullBars implements PullProgress {
     const filled = Math.round(ratio * BAR);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}]`;
     const pct = `${String(Math.floor(ratio * 100)).padStart(3)}%`;
-    const size = total > 0 ? `  ${mb(current)} / ${mb(total)}` : '';
+    const sizes = total > 0 ? `  ${size(current)} / ${size(total)}` : '';
     // The bar first, the name last: on a narrow terminal the name is what gets cut.
-    return `  ${bar} ${pct}${size}${p.state === 'done' ? '  pulled' : ''}  ${name}`;
+    return `  ${bar} ${pct}${sizes}${p.state === 'done' ? '  pulled' : ''}  ${name}`;
   }
 }
 

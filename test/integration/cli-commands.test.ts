@@ -257,7 +257,7 @@ describe('berth run --once shows pull progress on a terminal, and nothing extra 
     });
     assert.equal(out.code, 0, out.text);
     const short = `${image.repo}@${image.digest.slice(7, 19)}`;
-    assert.match(out.text, new RegExp(`\\[#{24}\\] 100% {2}\\d+\\.\\d MB / \\d+\\.\\d MB {2}pulled {2}${short.replace(/[.]/g, '\\.')}\\r?\\n`), `no finished bar for ${short} in:\n${out.text}`);
+    assert.match(out.text, new RegExp(`\\[#{24}\\] 100% {2}[0-9.]+ k?B / [0-9.]+ k?B {2}pulled {2}${short.replace(/[.]/g, '\\.')}\\r?\\n`), `no finished bar for ${short} in:\n${out.text}`);
   });
 
   test('not on a TTY: every line on stderr but the summary is a JSON log line', async () => {
