@@ -95,6 +95,15 @@ function buildProgram(): Command {
   for (const o of runOptions()) run.addOption(o);
   run.action(
     act(async (o: Omit<RunOptions, 'manifests' | 'state'> & { manifests?: string; state?: string }) => {
+      // A default from BERTH_HTTP did not pass through the option's parser.
+      if (!o.once && o.http !== 'off') {
+        try {
+          parseAddr(o.http);
+        } catch (err) {
+          process.stderr.write(`berth run: --http / BERTH_HTTP: ${(err as Error).message}\n`);
+          return USAGE_EXIT;
+        }
+      }
       const manifests = await existingDirOf('manifests', o.manifests);
       return runCommand({ ...o, manifests: manifests.path, state: dirOf('state', o.state).path, http: o.once ? 'off' : o.http });
     }),
@@ -140,11 +149,10 @@ ${AGE_HELP}
     .argument('[version]', 'the version you reviewed: refused unless it is the one that waits')
     .addOption(stateOption())
     .addOption(manifestsOption())
-    .option('--force', 'edit a manifest inside a git checkout anyway', false)
     .addHelpText('after', `\n${APPROVE_HELP}\n\nExample:\n  berth approve shop 2.0.0`)
     .action(
-      act(async (name: string, version: string | undefined, o: { state?: string; manifests?: string; force: boolean }) =>
-        approveCommand({ name, state: await existingDirOf('state', o.state), manifests: dirOf('manifests', o.manifests), force: o.force, ...(version !== undefined ? { version } : {}) }),
+      act(async (name: string, version: string | undefined, o: { state?: string; manifests?: string }) =>
+        approveCommand({ name, state: await existingDirOf('state', o.state), manifests: dirOf('manifests', o.manifests), ...(version !== undefined ? { version } : {}) }),
       ),
     );
 

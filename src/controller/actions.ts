@@ -29,7 +29,7 @@ export type ActionErrorCode =
   | 'BadRevision'
   /** rollback: no kept revision to go back to, or the one asked for is not on disk or damaged. */
   | 'NoRevision'
-  /** The manifest lives in a git checkout: the edit belongs in git (or pass force). */
+  /** rollback: the manifest lives in a git checkout: the edit belongs in git (or pass force). */
   | 'ManagedByGit'
   /** The edited manifest would be invalid, or berth could not run it. Nothing was written. */
   | 'Unusable'
@@ -166,8 +166,6 @@ export async function listWaiting(opts: { state: StateStore | string }): Promise
 export interface ApproveOptions extends ActionTarget {
   /** The version the person means to approve; refused when another one waits. Default: whatever waits. */
   version?: string;
-  /** Edit a manifest inside a git checkout anyway. */
-  force?: boolean;
 }
 
 export interface ApproveResult {
@@ -180,6 +178,12 @@ export interface ApproveResult {
   before?: string;
   /** False when spec.approve already said so (berth has not acted on it yet); nothing was written then. */
   changed: boolean;
+  /**
+   * The git checkout the manifest lives in, if any: the approval is written all the same (it
+   * is one field a person asked for, and a checkout may hold berth's own, ignored folders),
+   * but the person should know a sync could undo it until it is committed.
+   */
+  gitCheckout?: string;
 }
 
 /**
@@ -208,7 +212,7 @@ export async function approveWaiting(opts: ApproveOptions): Promise<ApproveResul
     );
   }
   const manifest = await manifestOf(opts.name, status, opts.manifestsDir);
-  await refuseInGit(opts.name, manifest, opts.force, `Approve in git instead: set spec.approve to "${waiting.approve}" in ${manifest}, commit and push.`);
+  const checkout = await findGitCheckout(manifest);
   let edit;
   try {
     edit = await setStackApprove(manifest, waiting.approve);
@@ -222,6 +226,7 @@ export async function approveWaiting(opts: ApproveOptions): Promise<ApproveResul
     approve: waiting.approve,
     ...(edit.before !== undefined ? { before: edit.before } : {}),
     changed: edit.changed,
+    ...(checkout !== undefined ? { gitCheckout: checkout } : {}),
   };
 }
 

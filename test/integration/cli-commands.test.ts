@@ -213,6 +213,16 @@ describe('on a real stack, with berth folders at their defaults', () => {
     const noservice = await berth(['validate', 'validate/noservice.yaml'], dir);
     assert.equal(noservice.code, 1);
     assert.match(noservice.stderr, /spec\.images names "api", which \S+ does not define \(its services: web\)/);
+    // Without a compose CLI the files are still checked, and berth says what it could not check.
+    const bare = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [BERTH, 'validate', 'validate/ok.yaml', 'validate/nofile.yaml'], { cwd: dir, env: { PATH: '/nonexistent' } }, (err, stdout, stderr) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr }),
+      );
+    });
+    assert.equal(bare.code, 1, bare.stderr);
+    assert.match(bare.stdout, /validate\/ok\.yaml: valid Stack "ok"/);
+    assert.match(bare.stderr, /gone\/compose\.yaml does not exist/);
+    assert.match(bare.stderr, /berth validate: no compose CLI here, so the services in spec\.images were not checked against the compose files/);
     const other = await berth(['validate', 'validate/other.yaml'], dir);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /kind: is "ConfigMap"; berth validates Stack, Release, ReleaseIndex/);
