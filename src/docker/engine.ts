@@ -7,6 +7,14 @@ import type { Readable } from 'node:stream';
 /** Newest engine API version berth has been written against. */
 const CLIENT_MAX_API = '1.47';
 
+/** One line of the engine's pull progress stream (per layer: Downloading, Extracting, Pull complete, ...). */
+export interface PullEvent {
+  status?: string;
+  /** The layer the line is about. */
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
 export class EngineError extends Error {
   readonly operation: string;
   constructor(operation: string, cause: unknown, hint: string) {
@@ -200,13 +208,6 @@ export class Engine {
       throw new EngineError('watching events', err, 'check that dockerd is running');
     }
   }
-}
-
-/** One line of the engine's pull progress stream. */
-export interface PullEvent {
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
 }
 
 /**
