@@ -1,5 +1,5 @@
-// Editing a Stack manifest on a person's behalf (`berth rollback`): set spec.version and
-// spec.images and nothing else. The manifest is the person's file, so the edit changes only
+// Editing a Stack manifest on a person's behalf (`berth rollback`, `berth approve`): set
+// spec.version and spec.images, or spec.approve, and nothing else. The manifest is the person's file, so the edit changes only
 // the bytes of the values it sets, keeps every comment and every other byte, refuses when
 // the file changed under it, and goes through the atomic writer so no one ever sees half a
 // file.
@@ -86,7 +86,12 @@ export async function setStackTarget(
     throw new InvalidManifestError(file, [{ path: '', message: `berth could not use the edited manifest, so nothing was written: ${unusable}` }]);
   }
   const out = render(file, text, edit, expected);
+  await writeEdited(file, text, out);
+  return { file, changed: true, before };
+}
 
+/** Replaces `text` (the file as read) with `out`, atomically, keeping the file's owner and mode. */
+async function writeEdited(file: string, text: string, out: string): Promise<void> {
   // Write through a symlink to the file it names, so the link stays a link.
   const target = await realpath(file);
   const was = await stat(target);
@@ -95,7 +100,79 @@ export async function setStackTarget(
   if ((await readManifestText(target)) !== text) throw new ConcurrentEditError(file, 'berth read it a moment ago');
   await writeFileAtomic(target, out, was.mode & 0o777);
   await keepOwnerAndMode(target, was.uid, was.gid, was.mode & 0o7777);
-  return { file, changed: true, before };
+}
+
+export interface ApproveEditResult {
+  file: string;
+  /** False when spec.approve already had this value; nothing was written then. */
+  changed: boolean;
+  /** spec.approve as it was before the edit. */
+  before?: string;
+}
+
+/**
+ * Sets spec.approve of the Stack in `file` (`berth approve`, the console's Apply update) and
+ * nothing else, with the same guarantees as setStackTarget: every other byte kept, the result
+ * validated and proven to parse to the intended value, written atomically, and refused
+ * (ConcurrentEditError) when the file is no longer `expectText`.
+ */
+export async function setStackApprove(file: string, approve: string, opts: { expectText?: string } = {}): Promise<ApproveEditResult> {
+  const text = await readManifestText(file);
+  if (opts.expectText !== undefined && text !== opts.expectText) throw new ConcurrentEditError(file, 'the caller read it');
+  const current = parseYaml(file, text);
+  const stack = validateStack(file, current);
+  const before = stack.spec.approve;
+  if (before === approve) return { file, changed: false, ...(before !== undefined ? { before } : {}) };
+  const expected = structuredClone(current) as { spec: Record<string, unknown> };
+  expected.spec['approve'] = approve;
+  try {
+    validateStack(file, expected);
+  } catch (err) {
+    if (!(err instanceof InvalidManifestError)) throw err;
+    throw new InvalidManifestError(file, [{ path: '', message: 'the approval would make the manifest invalid, so nothing was written' }, ...err.problems]);
+  }
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const spliced = spliceApprove(text, parseDocument(text, { uniqueKeys: true }), approve, eol);
+  let out: string;
+  if (spliced !== undefined && parsesTo(file, spliced, expected)) out = spliced;
+  else {
+    const doc = parseDocument(text, { uniqueKeys: true });
+    doc.setIn(['spec', 'approve'], approve);
+    const rewritten = doc.toString({ lineWidth: 0 });
+    out = eol === '\n' ? rewritten : rewritten.replace(/\n/g, eol);
+    if (!parsesTo(file, out, expected)) {
+      throw new Error(`${file}: setting spec.approve would change other fields too (an anchor they alias?); nothing was written. Edit the file by hand.`);
+    }
+  }
+  await writeEdited(file, text, out);
+  return { file, changed: true, ...(before !== undefined ? { before } : {}) };
+}
+
+/** spec.approve set in the original text: its value replaced, or a new line after spec.mode (else before the first field of spec). */
+function spliceApprove(text: string, doc: Document, approve: string, eol: string): string | undefined {
+  const spec = doc.get('spec', true);
+  if (!isMap(spec) || spec.flow) return undefined;
+  const oneLine = (node: unknown): node is Scalar & { range: [number, number, number] } =>
+    isScalar(node) && !!node.range && !text.slice(node.range[0], node.range[1]).includes('\n');
+  const existing = pairOf(spec, 'approve')?.value;
+  if (existing !== undefined) {
+    if (!oneLine(existing)) return undefined;
+    return text.slice(0, existing.range[0]) + renderScalar(approve, existing.type) + text.slice(existing.range[1]);
+  }
+  const firstKey = spec.items[0]?.key;
+  if (!isScalar(firstKey) || !firstKey.range) return undefined;
+  const firstLine = text.lastIndexOf('\n', firstKey.range[0] - 1) + 1;
+  const indent = text.slice(firstLine, firstKey.range[0]);
+  if (!/^ *$/.test(indent)) return undefined;
+  const version = pairOf(spec, 'version')?.value;
+  const line = `${indent}approve: ${renderScalar(approve, isScalar(version) ? version.type : undefined)}${eol}`;
+  const mode = pairOf(spec, 'mode')?.value;
+  if (oneLine(mode)) {
+    const nl = text.indexOf('\n', mode.range[1]);
+    const at = nl === -1 ? text.length : nl + 1;
+    return text.slice(0, at) + (nl === -1 ? eol : '') + line + text.slice(at);
+  }
+  return text.slice(0, firstLine) + line + text.slice(firstLine);
 }
 
 async function readManifestText(file: string): Promise<string> {
