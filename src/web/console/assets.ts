@@ -61,6 +61,7 @@ button.danger{background:#fff;border-color:#f3b5b7;color:var(--bad)}button.dange
 select,input[type=password]{font:inherit;padding:.45rem .6rem;border:1px solid var(--line);border-radius:8px;background:#fff}
 .stack-form{display:flex;flex-direction:column;gap:.6rem}
 .flash{border-radius:8px;padding:.6rem .9rem;margin:0 0 1rem}
+.flash-bar{max-width:1180px;margin:0 auto;padding:1rem 2rem 0}.flash-bar .flash{margin:0}
 .flash.ok{background:var(--ok-bg);color:var(--ok)}.flash.bad{background:var(--bad-bg);color:var(--bad)}.flash.info{background:var(--info-bg);color:var(--info)}
 .conditions{list-style:none;margin:0;padding:0}.conditions li{padding:.5rem 0;border-bottom:1px solid var(--line)}.conditions li:last-child{border:0}
 .conditions p{margin:.2rem 0 0}

@@ -83,16 +83,22 @@ export function phaseOf(s: StackStatusBody): Phase {
   return { tone: 'warn', label: 'Not ready', sentence: `${ready.reason}: ${ready.message}` };
 }
 
+/** A ready stack with an update waiting is still healthy: green, with the update shown beside it. */
+const pillTone = (p: Phase): Tone => (p.tone === 'info' ? 'ok' : p.tone);
+
 function pill(tone: Tone, label: string, title?: string): Html {
   return html`<span class="pill ${tone}"${title !== undefined ? html` title="${title}"` : ''}>${label}</span>`;
 }
 
+const FALSE_IS_GOOD = new Set(['Degraded', 'UpdateAvailable', 'AwaitingApproval', 'SpecInvalid']);
+
 function condTone(c: Condition): Tone {
-  const good = c.type === 'Degraded' || c.type === 'UpdateAvailable' || c.type === 'AwaitingApproval' ? 'False' : 'True';
+  // Conditions named for a problem or a pending thing are good when False.
+  const good = FALSE_IS_GOOD.has(c.type) ? 'False' : 'True';
+  if (c.type === 'Progressing') return c.status === 'True' ? 'busy' : c.reason === 'Complete' || c.reason === 'NoUpdate' ? 'ok' : 'bad';
   if (c.status === 'Unknown') return 'idle';
   if (c.status === good) return 'ok';
   if (c.type === 'UpdateAvailable' || c.type === 'AwaitingApproval') return 'info';
-  if (c.type === 'Progressing') return 'busy';
   return 'bad';
 }
 
@@ -117,6 +123,7 @@ export function layout(title: string, ctx: PageContext, main: Html, live?: strin
   }</div>
 </header>
 <div class="live-state" id="live-state" hidden>Live updates paused; reconnecting…</div>
+${ctx.flash !== undefined ? html`<div class="flash-bar"><p class="flash ${ctx.flash.tone}" role="status">${ctx.flash.text}</p></div>` : ''}
 <main${live !== undefined ? html` data-live="${live}"` : ''}>
 ${main}
 </main>
@@ -154,7 +161,6 @@ ${rows.map((r) => overviewRow(r, ctx.now))}
 </tbody>
 </table>`;
   return html`<div class="page-head"><h1>Stacks</h1><p class="muted">${rows.length} stack${rows.length === 1 ? '' : 's'} · updates live</p></div>
-${flash(ctx)}
 <section class="card flush">${body}</section>`;
 }
 
@@ -172,15 +178,12 @@ function overviewRow(r: OverviewRow, now: Date): Html {
 <td>${pill('idle', s.mode ?? '—')}</td>
 <td class="version">${s.currentVersion ?? '—'}</td>
 <td>${availVersion !== undefined ? html`<span class="version">${availVersion}</span> ${waiting ? pill('info', 'awaiting approval') : s.available?.waitingFor ? html`<span class="muted small">${s.available.waitingFor}</span>` : ''}` : html`<span class="muted">up to date</span>`}</td>
-<td>${pill(phase.tone, phase.label)} <span class="reason">${ready?.reason ?? ''}</span></td>
+<td>${pill(pillTone(phase), phase.label)} <span class="reason">${ready?.reason ?? ''}</span></td>
 <td>${when(s.lastCheckIn, now)}</td>
 <td>${when(ready?.lastTransitionTime, now)}</td>
 </tr>`;
 }
 
-function flash(ctx: PageContext): Html | string {
-  return ctx.flash !== undefined ? html`<p class="flash ${ctx.flash.tone}" role="status">${ctx.flash.text}</p>` : '';
-}
 
 function actionForm(name: string, action: string, ctx: PageContext, label: string, fields: Record<string, string>, cls = 'primary', confirm?: string): Html {
   return html`<form method="post" action="/stacks/${encodeURIComponent(name)}/${action}" class="inline"${confirm !== undefined ? html` data-confirm="${confirm}"` : ''}>
@@ -199,9 +202,8 @@ export function stackMain(v: StackView, ctx: PageContext): Html {
   const phase = phaseOf(s);
   return html`<div class="page-head">
   <p class="crumbs"><a href="/">Stacks</a> /</p>
-  <h1>${v.name} ${pill(phase.tone, phase.label)} ${pill('idle', `mode ${s.mode ?? '—'}`)}</h1>
+  <h1>${v.name} ${pill(pillTone(phase), phase.label)} ${phase.tone === 'info' ? pill('info', 'update waiting') : ''} ${pill('idle', `mode ${s.mode ?? '—'}`)}</h1>
 </div>
-${flash(ctx)}
 <section class="summary ${phase.tone}"><p>${phase.sentence}</p>
 <dl class="facts">
   <div><dt>Current</dt><dd class="version">${s.currentVersion ?? '—'}</dd></div>

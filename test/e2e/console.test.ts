@@ -1,0 +1,162 @@
+// The web console in a real browser against a real `berth run`: a stack follows a local
+// release channel in notify mode; a person opens the console, signs in with the token,
+// checks for updates, reads the new release's notes, clicks Apply update and watches the
+// stack converge on the same page (server-sent events, no reload). The same POST without
+// the token, or with a wrong CSRF token, is refused and leaves the manifest as it was.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+import type { StackStatus } from '../../src/api/types.js';
+import { publishRelease } from '../../src/sources/publish.js';
+import { generateSigningKeys } from '../../src/sources/signing.js';
+import { StateStore } from '../../src/store/state.js';
+import { BerthProcess, berthDirs, killAllBerthProcesses } from '../support/berth-process.js';
+import { launchChromium, type Browser } from '../support/chromium.js';
+import { removeProject, requireEngine, uniqueName } from '../support/engine.js';
+import { FeedServer } from '../support/feed-server.js';
+import { composeFile, condition, stackManifest } from '../support/harness.js';
+import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
+
+/** dist/test/e2e → the repository's docs/ folder: the README shows this screenshot. */
+const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'console.png');
+const NOTES = `## Checkout, faster
+
+- **Payments** settle in one step instead of three.
+- Search finds products by SKU.
+
+Upgrade note: the \`web\` service now listens on port 8080. See [the changelog](https://example.com/shop/1.1.0).
+
+Raw markup stays text: <script>alert("notes")</script>`;
+
+let dir: string;
+let feed: FeedServer;
+let berth: BerthProcess | undefined;
+let browser: Browser | undefined;
+let project: string | undefined;
+const images: TestImage[] = [];
+
+before(async () => {
+  await requireEngine();
+  dir = await mkdtemp(join(tmpdir(), 'berth-console-e2e-'));
+  await mkdir(join(dir, 'feed'));
+  feed = await new FeedServer(join(dir, 'feed')).start();
+});
+
+after(async () => {
+  await browser?.close();
+  await killAllBerthProcesses();
+  if (project !== undefined) await removeProject(project);
+  await feed.stop();
+  await removeTestImages(images);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function publish(version: string, image: string, keyFile: string, notes: string): Promise<void> {
+  const file = join(dir, `release-${version}.yaml`);
+  await writeFile(file, stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'Release', metadata: { name: `shop-${version.replace(/[^a-z0-9]/g, "-")}` }, spec: { version, images: { web: image }, notes } }));
+  await publishRelease({ releaseFile: file, keyFile, feedDir: join(dir, 'feed'), channel: 'stable', now: new Date() });
+}
+
+async function waitForStatus(state: StateStore, name: string, what: string, ok: (s: StackStatus) => boolean, timeoutMs = 90_000): Promise<StackStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: StackStatus | undefined;
+  for (;;) {
+    last = (await state.readStatus({ stack: name }).catch(() => undefined)) ?? last;
+    if (last !== undefined && ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last status:\n${JSON.stringify(last?.status, null, 2)}\nberth log:\n${await berth?.logTail()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('a person signs in, reads the waiting release, applies it and watches it converge; forged requests change nothing', async () => {
+  const name = uniqueName('console');
+  project = name;
+  const v1 = await buildTestImage({ name, variant: 'v1', health: 'healthy' });
+  images.push(v1);
+  const v11 = await buildTestImage({ name, variant: 'v11', health: 'healthy' });
+  images.push(v11);
+
+  const keys = generateSigningKeys();
+  const keyFile = join(dir, 'release.key');
+  const pubFile = join(dir, 'release.pub');
+  await writeFile(keyFile, keys.privatePem, { mode: 0o600 });
+  await writeFile(pubFile, keys.publicPem);
+  await publish('1.0.0', v1.pinned, keyFile, 'First release.');
+
+  const dirs = await berthDirs(dir, 'berth');
+  await mkdir(join(dirs.manifests, name));
+  await writeFile(join(dirs.manifests, name, 'compose.yaml'), composeFile({ web: 'placeholder' }));
+  const manifestFile = join(dirs.manifests, `${name}.yaml`);
+  // Check-ins an hour apart: the new release is found only because the person asks.
+  await writeFile(
+    manifestFile,
+    `# The shop, kept by berth; approvals go in spec.approve.\n${stackManifest({ name, mode: 'notify', approve: '1.0.0', channel: { url: feed.url, publicKey: pubFile, intervalSeconds: 3600 } })}`,
+  );
+  berth = BerthProcess.start({ ...dirs });
+  await berth.started();
+  const url = JSON.parse(await berth.waitForLog(/"msg":"web console listening"/)).url as string;
+  const token = (await readFile(join(dirs.state, 'http-token'), 'utf8')).trim();
+  assert.match(await berth.log(), new RegExp(`sign in with the token in ${join(dirs.state, 'http-token').replace(/[/.]/g, '\\$&')}`));
+  const state = new StateStore(dirs.state);
+  await waitForStatus(state, name, 'installed 1.0.0', (s) => s.status.currentVersion === '1.0.0' && condition(s, 'Ready')?.status === 'True');
+
+  await publish('1.1.0', v11.pinned, keyFile, NOTES);
+
+  browser = await launchChromium();
+  const page = await browser.context.newPage();
+  const stackUrl = `${url}/stacks/${name}`;
+  await page.goto(stackUrl);
+  // Read-only until signed in: no forms, a way to sign in instead.
+  assert.equal(await page.locator('form[action$="/approve"]').count(), 0);
+  await page.getByRole('link', { name: 'Sign in', exact: true }).click();
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(url + '/');
+  await page.getByRole('link', { name }).click();
+  await page.waitForURL(stackUrl);
+
+  await page.getByRole('button', { name: 'Check for updates now' }).click();
+  await page.getByText('Checking for updates now').waitFor();
+  // The release arrives on the open page by itself (server-sent events).
+  await page.locator('#available-version', { hasText: '1.1.0' }).waitFor({ timeout: 60_000 });
+  await page.getByText('Waits for your approval.', { exact: true }).waitFor();
+  assert.equal(await page.locator('#release-notes strong').first().textContent(), 'Payments');
+  assert.equal(await page.locator('#release-notes h2').textContent(), 'Checkout, faster');
+  assert.match((await page.locator('#release-notes').textContent()) ?? '', /<script>alert\("notes"\)<\/script>/, 'raw markup in notes shows as text');
+  assert.equal(await page.locator('#release-notes script').count(), 0);
+  await waitForStatus(state, name, '1.1.0 downloaded', (s) => s.status.available?.downloaded === true);
+  await page.locator('#available .pill', { hasText: 'downloaded' }).waitFor();
+  await mkdir(dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // The same POST the button sends, forged: no session; a session with a wrong CSRF token.
+  const before = await readFile(manifestFile, 'utf8');
+  const form = { version: '1.1.0', csrf: (await page.locator('form[action$="/approve"] input[name="csrf"]').getAttribute('value')) ?? '' };
+  const approveUrl = `${stackUrl}/approve`;
+  const noSession = await fetch(approveUrl, { method: 'POST', redirect: 'manual', body: new URLSearchParams(form) });
+  assert.equal(noSession.status, 401);
+  const cookie = (await browser.context.cookies(url)).map((c) => `${c.name}=${c.value}`).join('; ');
+  const wrongCsrf = await fetch(approveUrl, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ ...form, csrf: 'x'.repeat(43) }), headers: { cookie } });
+  assert.equal(wrongCsrf.status, 403);
+  assert.equal(await readFile(manifestFile, 'utf8'), before, 'a refused request leaves the manifest as it was');
+  assert.equal((await state.readStatus({ stack: name }))?.status.currentVersion, '1.0.0');
+
+  await page.getByRole('button', { name: 'Apply update to 1.1.0' }).click();
+  await page.getByText('Approved 1.1.0').waitFor();
+  // From here the page is never loaded again: whatever changes arrives over the stream.
+  await page.evaluate(() => ((globalThis as unknown as { berthTestMark: boolean }).berthTestMark = true));
+  await page.getByText('Runs 1.1.0, healthy and up to date.').waitFor({ timeout: 120_000 });
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { berthTestMark?: boolean }).berthTestMark), true, 'converged on the open page, without a reload');
+  assert.equal(await page.locator('#history .timeline li').first().locator('.version').textContent(), '1.1.0');
+
+  const after = await readFile(manifestFile, 'utf8');
+  assert.match(after, /^# The shop, kept by berth; approvals go in spec\.approve\.$/m, 'the edit keeps comments');
+  assert.match(after, /approve: 1\.1\.0/);
+  const s = await waitForStatus(state, name, 'Ready 1.1.0', (x) => x.status.currentVersion === '1.1.0' && condition(x, 'Ready')?.status === 'True');
+  assert.equal(s.status.history?.[0]?.outcome, 'Healthy');
+  await berth.stop();
+});
