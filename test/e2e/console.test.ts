@@ -1,8 +1,9 @@
 // The web console in a real browser against a real `berth run`: a stack follows a local
 // release channel in notify mode; a person opens the console, signs in with the token,
 // checks for updates, reads the new release's notes, clicks Apply update and watches the
-// stack converge on the same page (server-sent events, no reload). The same POST without
-// the token, or with a wrong CSRF token, is refused and leaves the manifest as it was.
+// stack converge on the same page (server-sent events, no reload), then rolls back from the
+// page. The same POST without the token, or with a wrong CSRF token, is refused and leaves
+// the manifest as it was.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -158,5 +159,19 @@ test('a person signs in, reads the waiting release, applies it and watches it co
   assert.match(after, /approve: 1\.1\.0/);
   const s = await waitForStatus(state, name, 'Ready 1.1.0', (x) => x.status.currentVersion === '1.1.0' && condition(x, 'Ready')?.status === 'True');
   assert.equal(s.status.history?.[0]?.outcome, 'Healthy');
+
+  // Roll back from the page: the manifest is set to revision 1's version and images, and
+  // berth converges to it like to any other edit.
+  page.once('dialog', (d) => void d.accept());
+  await page.getByLabel('Roll back to').selectOption({ label: 'revision 1 · 1.0.0' });
+  await page.getByRole('button', { name: 'Roll back' }).click();
+  await page.getByText('Rolling back to revision 1').waitFor();
+  await page.locator('.summary p', { hasText: /^Runs 1\.0\.0\./ }).waitFor({ timeout: 120_000 });
+  await page.locator('#history .timeline li').first().getByText('Rollback').waitFor();
+  await page.getByText(/Pinned to version 1\.0\.0: while the manifest sets spec\.version, the stack does not follow channel stable/).waitFor();
+  const rolled = await readFile(manifestFile, 'utf8');
+  assert.match(rolled, /version: 1\.0\.0/);
+  assert.match(rolled, new RegExp(`web: ${v1.pinned.replace(/[.]/g, '\\.')}`));
+  await waitForStatus(state, name, 'Ready 1.0.0 again', (x) => x.status.currentVersion === '1.0.0' && condition(x, 'Ready')?.status === 'True');
   await berth.stop();
 });

@@ -53,7 +53,7 @@ test('escapeHtml turns every character that can open markup or leave an attribut
 });
 
 test('a stack page shows a version, reason, message, service or container name holding <script> as text', () => {
-  const main = stackMain({ name: 'shop', status: hostileStatus(), rollback: [{ revision: 2, version: `0.9.0${EVIL}` }], next: { images: [{ service: `web${EVIL}`, running: `a${EVIL}`, next: `b${EVIL}` }], note: `note ${EVIL}` } }, signedIn);
+  const main = stackMain({ name: 'shop', status: hostileStatus(), rollback: [{ revision: 2, version: `0.9.0${EVIL}` }], rollbackRevisions: [], next: { images: [{ service: `web${EVIL}`, running: `a${EVIL}`, next: `b${EVIL}` }], note: `note ${EVIL}` } }, signedIn);
   const page = layout(`shop${EVIL}`, signedIn, main).text.replace(/<script src="\/static\/console\.[0-9a-f]+\.js" defer><\/script>/, '');
   assert.doesNotMatch(page, /<script/i, 'no script element from status strings');
   assert.doesNotMatch(page, /<img/i, 'no element smuggled out of an attribute');
@@ -88,7 +88,7 @@ test('the page loads its style and script from files and has no inline script or
 });
 
 test('without a session the page offers sign-in instead of forms', () => {
-  const page = stackMain({ name: 'shop', status: hostileStatus(), rollback: [{ revision: 2, version: '0.9.0' }] }, { signedIn: false, now: NOW }).text;
+  const page = stackMain({ name: 'shop', status: hostileStatus(), rollback: [{ revision: 2, version: '0.9.0' }], rollbackRevisions: [] }, { signedIn: false, now: NOW }).text;
   assert.doesNotMatch(page, /<form/);
   assert.match(page, /Sign in to apply this update/);
   assert.match(page, /Sign in to roll back/);
@@ -97,7 +97,7 @@ test('without a session the page offers sign-in instead of forms', () => {
 test('a signed-in page offers Apply update for the version that waits, and Roll back to a kept revision', () => {
   const s = hostileStatus();
   s.available!.version = '2.0.0';
-  const page = stackMain({ name: 'shop', status: s, rollback: [{ revision: 2, version: '0.9.0' }] }, { signedIn: true, csrf: 'c', now: NOW }).text;
+  const page = stackMain({ name: 'shop', status: s, rollback: [{ revision: 2, version: '0.9.0' }], rollbackRevisions: [] }, { signedIn: true, csrf: 'c', now: NOW }).text;
   assert.match(page, /action="\/stacks\/shop\/approve"[\s\S]*name="version" value="2\.0\.0"[\s\S]*Apply update to 2\.0\.0/);
   assert.match(page, /action="\/stacks\/shop\/rollback"[\s\S]*<option value="2">revision 2 · 0\.9\.0<\/option>/);
 });

@@ -53,6 +53,8 @@ export interface StackView {
   manifest?: ResolvedStack;
   manifestError?: string;
   rollback: RollbackChoice[];
+  /** Revisions a person asked for with a rollback (their records say so): shown as rollbacks. */
+  rollbackRevisions: number[];
   next?: NextPass;
 }
 
@@ -86,6 +88,15 @@ async function rollbackChoices(state: StateStore, name: string, s: StackStatusBo
     const record = await state.readRevision(name, e.revision).catch(() => undefined);
     if (record === undefined) continue;
     out.push({ revision: e.revision, version: record.version, ...(e.finished !== undefined ? { finished: e.finished } : {}) });
+  }
+  return out;
+}
+
+async function rollbackRevisions(state: StateStore, name: string, s: StackStatusBody): Promise<number[]> {
+  const out: number[] = [];
+  for (const n of new Set((s.history ?? []).map((e) => e.revision))) {
+    const record = await state.readRevision(name, n).catch(() => undefined);
+    if (record?.cause?.kind === 'rollback') out.push(n);
   }
   return out;
 }
@@ -159,6 +170,7 @@ export async function loadStack(deps: LoadDeps, name: string, withNext = true): 
     ...(manifest !== undefined ? { manifest } : {}),
     ...(manifestError !== undefined ? { manifestError } : {}),
     rollback: await rollbackChoices(deps.state, name, s),
+    rollbackRevisions: await rollbackRevisions(deps.state, name, s),
   };
   if (withNext) view.next = await nextPass(deps, name, status, manifest, manifestText);
   return view;

@@ -214,6 +214,7 @@ export function stackMain(v: StackView, ctx: PageContext): Html {
 </dl>
 ${s.lastError !== undefined ? html`<p class="error-line">${s.lastError}</p>` : ''}
 ${v.manifestError !== undefined ? html`<p class="error-line">The manifest cannot be used: ${v.manifestError}</p>` : ''}
+${v.manifest?.spec.channel !== undefined && v.manifest.spec.version !== undefined ? html`<p class="muted small">Pinned to version ${v.manifest.spec.version}: while the manifest sets spec.version, the stack does not follow channel ${v.manifest.spec.channel.name}. Remove spec.version and spec.images to follow it again.</p>` : ''}
 </section>
 <div class="grid">
 <div class="col">
@@ -347,7 +348,7 @@ function historyCard(v: StackView, ctx: PageContext): Html {
         : signInToAct(v.name, 'roll back');
   return html`<section class="card" id="history"><h2>History</h2>
 ${history.length === 0 ? html`<p class="muted">berth has applied nothing yet.</p>` : html`<ol class="timeline">${history.map(
-    (e) => html`<li class="${outcomeTone(e)}"><div class="tl-head">${pill(outcomeTone(e), e.outcome)} <b>${e.operation === 'rollback' ? 'Rollback' : 'Update'}</b> to <span class="version">${e.version}</span> <span class="muted small">revision ${e.revision}</span></div>
+    (e) => html`<li class="${outcomeTone(e)}"><div class="tl-head">${pill(outcomeTone(e), e.outcome)} <b>${e.operation === 'rollback' || v.rollbackRevisions.includes(e.revision) ? 'Rollback' : 'Update'}</b> to <span class="version">${e.version}</span> <span class="muted small">revision ${e.revision}</span></div>
 <div class="muted small">${when(e.started, ctx.now)} · took ${durationText(e.started, e.finished)}${e.reason !== undefined ? html` · <span class="reason">${e.reason}</span>` : ''}</div>
 ${e.message !== undefined ? html`<p class="small">${e.message}</p>` : ''}</li>`,
   )}</ol>`}
