@@ -37,11 +37,18 @@ let dir: string;
 let feed: FeedServer;
 let berth: BerthProcess | undefined;
 let browser: Browser | undefined;
-let project: string | undefined;
+const projects: string[] = [];
 const images: TestImage[] = [];
+let v1: TestImage;
+let v11: TestImage;
 
 before(async () => {
   await requireEngine();
+  const imageName = uniqueName('console');
+  v1 = await buildTestImage({ name: imageName, variant: 'v1', health: 'healthy' });
+  images.push(v1);
+  v11 = await buildTestImage({ name: imageName, variant: 'v11', health: 'healthy' });
+  images.push(v11);
   dir = await mkdtemp(join(tmpdir(), 'berth-console-e2e-'));
   await mkdir(join(dir, 'feed'));
   feed = await new FeedServer(join(dir, 'feed')).start();
@@ -50,7 +57,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await killAllBerthProcesses();
-  if (project !== undefined) await removeProject(project);
+  for (const p of projects) await removeProject(p);
   await feed.stop();
   await removeTestImages(images);
   await rm(dir, { recursive: true, force: true });
@@ -75,11 +82,7 @@ async function waitForStatus(state: StateStore, name: string, what: string, ok: 
 
 test('a person signs in, reads the waiting release, applies it and watches it converge; forged requests change nothing', async () => {
   const name = uniqueName('console');
-  project = name;
-  const v1 = await buildTestImage({ name, variant: 'v1', health: 'healthy' });
-  images.push(v1);
-  const v11 = await buildTestImage({ name, variant: 'v11', health: 'healthy' });
-  images.push(v11);
+  projects.push(name);
 
   const keys = generateSigningKeys();
   const keyFile = join(dir, 'release.key');
@@ -174,4 +177,55 @@ test('a person signs in, reads the waiting release, applies it and watches it co
   assert.match(rolled, new RegExp(`web: ${v1.pinned.replace(/[.]/g, '\\.')}`));
   await waitForStatus(state, name, 'Ready 1.0.0 again', (x) => x.status.currentVersion === '1.0.0' && condition(x, 'Ready')?.status === 'True');
   await berth.stop();
+});
+
+test('a pinned stack in notify mode: the page shows what applying the new version would recreate, and Apply update applies it', async () => {
+  const name = uniqueName('pinned');
+  projects.push(name);
+  const dirs = await berthDirs(dir, 'pinned');
+  await mkdir(join(dirs.manifests, name));
+  await writeFile(join(dirs.manifests, name, 'compose.yaml'), composeFile({ web: 'placeholder' }));
+  const manifestFile = join(dirs.manifests, `${name}.yaml`);
+  await writeFile(manifestFile, stackManifest({ name, mode: 'notify', version: '1.0.0', approve: '1.0.0', images: { web: v1.pinned } }));
+  const token = 'a-token-the-admin-chose-for-this-test';
+  const proc = BerthProcess.start({ ...dirs, env: { BERTH_HTTP_TOKEN: token } });
+  await proc.started();
+  const url = JSON.parse(await proc.waitForLog(/"msg":"web console listening"/)).url as string;
+  assert.match(await proc.log(), /sign in with the token in \$BERTH_HTTP_TOKEN/);
+  const state = new StateStore(dirs.state);
+  await waitForStatus(state, name, 'installed 1.0.0', (s) => s.status.currentVersion === '1.0.0' && condition(s, 'Ready')?.status === 'True');
+
+  // A person (or their git sync) moves the manifest to 1.1.0; notify mode makes it wait.
+  await writeFile(manifestFile, stackManifest({ name, mode: 'notify', version: '1.1.0', approve: '1.0.0', images: { web: v11.pinned } }));
+  await waitForStatus(state, name, '1.1.0 waiting', (s) => condition(s, 'AwaitingApproval')?.status === 'True');
+
+  browser ??= await launchChromium();
+  const page = await browser.context.newPage();
+  await page.goto(`${url}/login?next=/stacks/${name}`);
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${url}/stacks/${name}`);
+  await page.getByText('Runs 1.0.0. Version 1.1.0 is available and waits for your approval.').waitFor();
+  // What the next pass would change, as compose judges it: web is recreated on the new image.
+  const next = page.locator('#next-pass');
+  await next.getByText('berth would write revision 2.').waitFor();
+  assert.match((await next.locator('td.add code').getAttribute('title')) ?? '', new RegExp(v11.digest));
+  assert.equal(await next.locator('.pill', { hasText: 'recreate' }).count(), 1);
+
+  await page.getByRole('button', { name: 'Apply update to 1.1.0' }).click();
+  await page.getByText('Runs 1.1.0, healthy and up to date.').waitFor({ timeout: 120_000 });
+  assert.match(await readFile(manifestFile, 'utf8'), /approve: 1\.1\.0/);
+  await page.getByText('Nothing: what runs is what the manifest asks for.').waitFor();
+  await page.close();
+  await proc.stop();
+});
+
+test('berth run refuses to serve the console off loopback without a chosen token, and says what to do', async () => {
+  const dirs = await berthDirs(dir, 'exposed');
+  const proc = BerthProcess.start({ ...dirs, args: ['--http', '0.0.0.0:0'] });
+  const exit = await proc.exited;
+  assert.equal(exit.code, 1);
+  const log = await proc.log();
+  assert.match(log, /refusing to serve the web console on 0\.0\.0\.0:0, an address other machines can reach, without a token chosen for it: set BERTH_HTTP_TOKEN/);
+  assert.doesNotMatch(log, /berth operator started/, 'refused before the operator starts');
 });

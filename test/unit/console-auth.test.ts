@@ -217,3 +217,15 @@ test('the live stream pushes the page again when the status file changes', async
   await reader.cancel();
   assert.equal((await readFile(join(dir, 'state', 'shop', 'status.yaml'), 'utf8')).includes('1.1.0-live'), true);
 });
+
+test('closing the server ends every live stream', async () => {
+  const server = await serve(true);
+  const res = await fetch(`${server.url}/events`);
+  const reader = res.body!.getReader();
+  await reader.read();
+  await server.close();
+  for (;;) {
+    const r = await reader.read().catch(() => ({ done: true }));
+    if (r.done) break;
+  }
+});

@@ -74,6 +74,11 @@ export function phaseOf(s: StackStatusBody): Phase {
       sentence: rolled ? `Version ${s.quarantine!.version} failed (${s.quarantine!.reason}) and was rolled back; ${current} runs.` : `${degraded.reason}: ${degraded.message}`,
     };
   }
+  // A pinned stack whose manifest moved on in notify mode is not Ready (what runs is not the
+  // target), yet nothing is wrong: it runs, healthy, and a version waits for a person.
+  if (waiting && avail !== undefined && ready?.status !== 'True' && cond(s, 'Healthy')?.status === 'True') {
+    return { tone: 'info', label: 'Running', sentence: `Runs ${current}. Version ${avail} is available and waits for your approval.` };
+  }
   if (ready?.status === 'True') {
     if (waiting && avail !== undefined) return { tone: 'info', label: 'Ready', sentence: `Runs ${current}. Version ${avail} is available and waits for your approval.` };
     if (avail !== undefined) return { tone: 'info', label: 'Ready', sentence: `Runs ${current}. Version ${avail} is available${s.available?.waitingFor ? `; it waits for ${s.available.waitingFor}` : ''}.` };
