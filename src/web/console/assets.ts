@@ -30,11 +30,12 @@ main{max-width:1180px;margin:0 auto;padding:1.5rem 2rem 3rem}
 .grid{display:grid;grid-template-columns:minmax(0,1.35fr) minmax(0,1fr);gap:1rem}
 @media (max-width:900px){.grid{grid-template-columns:1fr}main{padding:1rem}}
 table{width:100%;border-collapse:collapse}
-th{text-align:left;font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;padding:.6rem .9rem;border-bottom:1px solid var(--line);background:#fafbfc}
+th{white-space:nowrap;text-align:left;font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;padding:.6rem .9rem;border-bottom:1px solid var(--line);background:#fafbfc}
 td{padding:.65rem .9rem;border-bottom:1px solid var(--line);vertical-align:top}
 tr:last-child td{border-bottom:0}
+td time{white-space:nowrap}
 table.plain th{background:none;padding:.4rem .5rem}table.plain td{padding:.5rem}
-.stack-link{font-weight:600}
+.stack-link{font-weight:600}.sentence{max-width:22rem;margin-top:.1rem}
 .version{font-family:var(--mono);font-weight:600}
 .reason{font-family:var(--mono);font-size:.8rem;color:var(--muted)}
 .pill{display:inline-block;font-size:.75rem;font-weight:600;padding:.12rem .55rem;border-radius:999px;white-space:nowrap;vertical-align:middle;letter-spacing:.01em}

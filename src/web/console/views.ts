@@ -160,7 +160,7 @@ export function overviewMain(rows: OverviewRow[], ctx: PageContext): Html {
     rows.length === 0
       ? html`<p class="empty">No stacks yet. Put a Stack manifest in the manifests folder and berth picks it up.</p>`
       : html`<table class="stacks">
-<thead><tr><th>Stack</th><th>Mode</th><th>Current</th><th>Available</th><th>Ready</th><th>Last check-in</th><th>Age</th></tr></thead>
+<thead><tr><th>Stack</th><th>Mode</th><th>Current</th><th>Available</th><th>Ready</th><th>Last check-in</th><th title="Since Ready last changed">Age</th></tr></thead>
 <tbody>
 ${rows.map((r) => overviewRow(r, ctx.now))}
 </tbody>
@@ -179,10 +179,10 @@ function overviewRow(r: OverviewRow, now: Date): Html {
   const waiting = cond(s, 'AwaitingApproval')?.status === 'True';
   const availVersion = s.available?.version ?? (waiting ? s.targetVersion : undefined);
   return html`<tr class="row-${phase.tone}">
-<td><a class="stack-link" href="/stacks/${encodeURIComponent(r.name)}">${r.name}</a></td>
+<td><a class="stack-link" href="/stacks/${encodeURIComponent(r.name)}">${r.name}</a><div class="muted small sentence">${phase.sentence}</div></td>
 <td>${pill('idle', s.mode ?? '—')}</td>
 <td class="version">${s.currentVersion ?? '—'}</td>
-<td>${availVersion !== undefined ? html`<span class="version">${availVersion}</span> ${waiting ? pill('info', 'awaiting approval') : s.available?.waitingFor ? html`<span class="muted small">${s.available.waitingFor}</span>` : ''}` : html`<span class="muted">up to date</span>`}</td>
+<td>${s.operation !== undefined && s.targetVersion !== undefined && s.targetVersion !== s.currentVersion ? html`<span class="version">${s.targetVersion}</span> ${pill('busy', 'applying')}` : availVersion !== undefined ? html`<span class="version">${availVersion}</span> ${waiting ? pill('info', 'awaiting approval') : s.available?.waitingFor ? html`<span class="muted small">${s.available.waitingFor}</span>` : ''}` : html`<span class="muted">up to date</span>`}</td>
 <td>${pill(pillTone(phase), phase.label)} <span class="reason">${ready?.reason ?? ''}</span></td>
 <td>${when(s.lastCheckIn, now)}</td>
 <td>${when(ready?.lastTransitionTime, now)}</td>
