@@ -105,6 +105,7 @@ test('a person signs in, reads the waiting release, applies it and watches it co
   const url = JSON.parse(await berth.waitForLog(/"msg":"web console listening"/)).url as string;
   const token = (await readFile(join(dirs.state, 'http-token'), 'utf8')).trim();
   assert.match(await berth.log(), new RegExp(`sign in with the token in ${join(dirs.state, 'http-token').replace(/[/.]/g, '\\$&')}`));
+  assert.ok(!(await berth.log()).includes(token), 'the token itself is never logged');
   const state = new StateStore(dirs.state);
   await waitForStatus(state, name, 'installed 1.0.0', (s) => s.status.currentVersion === '1.0.0' && condition(s, 'Ready')?.status === 'True');
 

@@ -6,7 +6,7 @@
 // together with the Origin header. All comparisons are constant-time.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { PRIVATE, writeFileAtomic } from '../../util/atomic.js';
 import { isLoopback, parseAddr } from '../server.js';
@@ -72,7 +72,8 @@ async function readToken(file: string): Promise<string | undefined> {
 /** Writes a new token atomically, and only if no other process made one meanwhile (then that one wins). */
 async function createToken(file: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  const staged = `${file}.${process.pid}.new`;
+  // Named like atomic.ts's temp files, so a crash before the rm leaves it for sweepLeftovers.
+  const staged = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   await writeFileAtomic(staged, `${token}\n`, PRIVATE.file, PRIVATE.dir);
   try {
     // link() fails if the name exists: two berths starting at once agree on one token.
