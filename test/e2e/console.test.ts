@@ -81,7 +81,7 @@ async function waitForStatus(state: StateStore, name: string, what: string, ok: 
 }
 
 test('a person signs in, reads the waiting release, applies it and watches it converge; forged requests change nothing', async () => {
-  const name = uniqueName('console');
+  const name = uniqueName('shop');
   projects.push(name);
 
   const keys = generateSigningKeys();

@@ -229,3 +229,20 @@ test('closing the server ends every live stream', async () => {
     if (r.done) break;
   }
 });
+
+test('on loopback the console answers only to a loopback host name (no DNS rebinding)', async () => {
+  const { request } = await import('node:http');
+  const status = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const u = new URL(loopback.url);
+      request({ host: u.hostname, port: u.port, path: '/', headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+  assert.equal(await status('evil.example:8420'), 421);
+  assert.equal(await status(`localhost:${new URL(loopback.url).port}`), 200);
+  assert.equal(await status(new URL(loopback.url).host), 200);
+});

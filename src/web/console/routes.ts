@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { StateStore } from '../../store/state.js';
-import type { Route } from '../server.js';
+import { isLoopback, type Route } from '../server.js';
 import { ASSETS } from './assets.js';
 import {
   CLEAR_SESSION_COOKIE,
@@ -101,8 +101,20 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       ...(flash !== undefined ? { flash } : {}),
     };
   };
+  /**
+   * On loopback the pages are open, so a page of another site must not reach them through a
+   * name of its own that resolves to 127.0.0.1 (DNS rebinding): the Host must be a loopback one.
+   */
+  const hostAllowed = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!o.loopback) return true;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    if (isLoopback(host)) return true;
+    send(res, 421, `refused: this console answers only to a loopback host name (127.0.0.1, localhost, [::1]), not "${host}"\n`, 'text/plain; charset=utf-8');
+    return false;
+  };
   /** Off loopback, every page needs a session; returns false after redirecting to the login. */
   const mayRead = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!hostAllowed(req, res)) return false;
     if (o.loopback || sessionOf(req) !== undefined) return true;
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     redirect(res, `/login?next=${encodeURIComponent(path)}`);
@@ -122,6 +134,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
 
   /** Checks a POST: same origin, signed in, the session's CSRF token. Returns the form, or answers and returns undefined. */
   const authorise = async (req: IncomingMessage, res: ServerResponse, what: string): Promise<URLSearchParams | undefined> => {
+    if (!hostAllowed(req, res)) return undefined;
     if (!sameOrigin(req)) {
       o.log.warn({ what, origin: req.headers.origin }, 'refused a console request from another origin');
       send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
@@ -196,6 +209,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'GET',
       path: '/events',
       handle: (req, res) => {
+        if (!hostAllowed(req, res)) return;
         if (!o.loopback && sessionOf(req) === undefined) return send(res, 401, 'sign in first\n', 'text/plain; charset=utf-8');
         const stack = new URL(req.url ?? '/', 'http://x').searchParams.get('stack') ?? undefined;
         if (stack !== undefined && !new RegExp(`^${STACK_NAME}$`).test(stack)) return send(res, 400, 'not a stack name\n', 'text/plain; charset=utf-8');
@@ -213,6 +227,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'GET',
       path: '/login',
       handle: (req, res) => {
+        if (!hostAllowed(req, res)) return;
         const next = safeNext(new URL(req.url ?? '/', 'http://x').searchParams.get('next'));
         send(res, 200, loginPage(context(req), { next, tokenFile: o.tokenHint }));
       },
@@ -221,6 +236,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'POST',
       path: '/login',
       handle: async (req, res) => {
+        if (!hostAllowed(req, res)) return;
         if (!sameOrigin(req)) return send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
         let form: URLSearchParams;
         try {
