@@ -64,7 +64,15 @@ test('a stack page shows a version, reason, message, service or container name h
 });
 
 test('the overview shows hostile status strings as text', () => {
-  const page = overviewMain([{ name: 'shop', status: hostileStatus() }, { name: 'broken', error: `cannot read ${EVIL}` }], signedIn).text;
+  const page = overviewMain(
+    [
+      { name: 'shop', status: hostileStatus() },
+      { name: 'broken', error: `cannot read ${EVIL}` },
+      { name: `bad${EVIL}.yaml`, file: true, status: { services: [], conditions: [{ type: 'SpecInvalid', status: 'True', reason: 'InvalidSpec', message: `line 1: ${EVIL}`, lastTransitionTime: '2026-01-01T00:00:00Z' }] } },
+    ],
+    signedIn,
+  ).text;
+  assert.match(page, /bad&lt;script&gt;alert\(1\)&lt;\/script&gt;\.yaml[\s\S]*Invalid[\s\S]*line 1: &lt;script&gt;/, 'a manifest that never named its stack is listed too');
   assert.doesNotMatch(page, /<script/i);
   assert.match(page, /2\.0\.0&lt;script&gt;/);
   assert.match(page, /cannot read &lt;script&gt;/);

@@ -12,6 +12,8 @@ import type { StateStore } from '../../store/state.js';
 
 export interface OverviewRow {
   name: string;
+  /** A manifest file that never parsed far enough to name its stack: no page of its own. */
+  file?: boolean;
   status?: StackStatusBody;
   /** The status file could not be read. */
   error?: string;
@@ -61,13 +63,13 @@ export interface StackView {
 export async function loadOverview(state: StateStore): Promise<OverviewRow[]> {
   const entries = await state.listStatuses();
   return entries
-    .filter((e) => 'stack' in e.key)
     .map((e) => ({
-      name: (e.key as { stack: string }).stack,
+      name: 'stack' in e.key ? e.key.stack : e.key.file,
+      ...('file' in e.key ? { file: true } : {}),
       ...(e.status !== undefined ? { status: e.status.status } : {}),
       ...(e.error !== undefined ? { error: e.error } : {}),
     }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => Number(a.file ?? false) - Number(b.file ?? false) || a.name.localeCompare(b.name));
 }
 
 export interface LoadDeps {

@@ -170,6 +170,10 @@ ${rows.map((r) => overviewRow(r, ctx.now))}
 }
 
 function overviewRow(r: OverviewRow, now: Date): Html {
+  if (r.file === true) {
+    const why = r.status?.conditions.find((c) => c.type === 'SpecInvalid' || c.type === 'Ready');
+    return html`<tr class="row-bad"><td><b>${r.name}</b><div class="muted small sentence">a manifest file berth cannot read as a Stack</div></td><td colspan="6">${pill('bad', 'Invalid')} <span class="muted small">${r.error ?? why?.message ?? ''}</span></td></tr>`;
+  }
   if (r.status === undefined) {
     return html`<tr><td><a href="/stacks/${encodeURIComponent(r.name)}">${r.name}</a></td><td colspan="6">${pill('bad', 'Unreadable')} <span class="muted">${r.error ?? ''}</span></td></tr>`;
   }
