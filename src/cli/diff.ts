@@ -1,55 +1,44 @@
-// `berth diff NAME`: what applying the stack's next revision would recreate, before it does.
-import { parseArgs } from 'node:util';
-import { diffStack } from '../controller/diff.js';
+// `berth diff NAME` (what applying the stack's next revision would recreate, before it does)
+// and `berth render NAME` (the compose file that revision is): both from
+// src/controller/diff.ts, so they can never disagree with each other or with the reconciler.
+import { diffStack, nextRevision } from '../controller/diff.js';
 import { ComposeCli } from '../docker/compose.js';
 import { Engine } from '../docker/engine.js';
 import { StateStore } from '../store/state.js';
+import type { Dir } from './dirs.js';
+import { printStructured, type OutputFormat } from './output.js';
 import { table } from './table.js';
 
-export const DIFF_USAGE = `  berth diff NAME [--manifests DIR] [--state DIR] [-o json]
-      What berth's next revision of the stack would do to each service, compared with what
-      runs (compose's config hash): create, recreate, keep, or remove (as an orphan). Run it
-      before handing a running install to berth. Changes nothing. --manifests finds a stack
-      berth has not run yet. Exit 0 when nothing would be recreated or removed, 1 otherwise.
-`;
+export const DIFF_HELP = `What berth's next revision of the stack would do to each service, compared with what
+runs (compose's config hash): create, recreate, keep, or remove (as an orphan). Run it before
+handing a running install to berth. Changes nothing. --manifests finds a stack berth has not
+run yet. Exit 0 when nothing would be recreated or removed, 1 otherwise.`;
 
-export async function diffCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      manifests: { type: 'string' },
-      state: { type: 'string', default: '.berth/state' },
-      output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`Usage:\n${DIFF_USAGE}`);
-    return 0;
-  }
-  const name = positionals[0];
-  if (name === undefined) {
-    process.stderr.write(`berth diff: name the stack, e.g. berth diff shop\n\nUsage:\n${DIFF_USAGE}`);
-    return 2;
-  }
-  if (values.output !== undefined && values.output !== 'json') {
-    process.stderr.write(`berth diff: -o takes json, not "${values.output}"\n`);
-    return 2;
-  }
-  const diff = await diffStack(name, {
-    state: new StateStore(values.state),
+export async function diffCommand(opts: { name: string; state: Dir; manifests: Dir; output: OutputFormat }): Promise<number> {
+  const diff = await diffStack(opts.name, {
+    state: new StateStore(opts.state.path),
     engine: await Engine.connect(),
     compose: await ComposeCli.detect(),
-    ...(values.manifests !== undefined ? { manifestsDir: values.manifests } : {}),
+    manifestsDir: opts.manifests.path,
   });
   const disruptive = diff.services.some((s) => s.change === 'recreate' || s.change === 'remove');
-  if (values.output === 'json') {
-    process.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
-  } else {
+  if (!printStructured(opts.output, diff)) {
     const what = diff.next !== undefined ? `revision ${diff.next} (not applied yet)` : `revision ${diff.applied} (applied; no new revision is due)`;
     process.stdout.write(`stack ${diff.stack}, project ${diff.project}: ${what}\n`);
     process.stdout.write(table([['SERVICE', 'CHANGE', 'CONTAINERS'], ...diff.services.map((s) => [s.service, s.change, s.containers.join(', ') || '-'])]));
   }
   return disruptive ? 1 : 0;
+}
+
+export const RENDER_HELP = `Print the compose file berth would run for the stack: images pinned by digest, berth's
+labels, as its next revision (or the applied one, when no new revision is due). The same
+file berth diff compares with what runs. Changes nothing. It may hold the stack's secrets
+(environment values), as docker compose config does.`;
+
+export async function renderCommand(opts: { name: string; state: Dir; manifests: Dir }): Promise<number> {
+  const rev = await nextRevision(opts.name, { state: new StateStore(opts.state.path), compose: await ComposeCli.detect(), manifestsDir: opts.manifests.path });
+  process.stdout.write(rev.composeText);
+  const which = rev.next !== undefined ? `revision ${rev.next}, not applied yet` : `revision ${rev.applied}, applied`;
+  process.stderr.write(`# ${rev.stack}: ${which}; project ${rev.project}, directory ${rev.projectDirectory}\n`);
+  return 0;
 }

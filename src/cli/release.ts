@@ -3,46 +3,20 @@
 // offline, as berth would (for vendors, and for CI before a feed is uploaded).
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FeedError } from '../sources/errors.js';
 import { parseFeedDocument, parseIndex } from '../sources/feed.js';
 import { publishRelease } from '../sources/publish.js';
 import { generateSigningKeys, keyIdOf, parsePrivateKey, parsePublicKey, verifyRelease } from '../sources/signing.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
-const USAGES = {
-  keygen: 'berth release keygen --out DIR [--force]',
-  publish: 'berth release publish RELEASE.yaml --key KEYFILE --feed DIR [--channel stable] [--report URL]',
-  verify: 'berth release verify INDEX_OR_RELEASE_FILE --public-key PEM_FILE [--channel NAME]',
+export const RELEASE_HELP = {
+  keygen: 'Make an ed25519 key pair to sign releases: DIR/release.key (secret, mode 0600) and DIR/release.pub.',
+  publish: 'Sign a Release and add it to DIR/<channel>/index.json (and releases/<version>.yaml).',
+  verify: "Check a channel's index.json or one release file against the public key, offline, as berth would.",
 } as const;
-type Sub = keyof typeof USAGES;
+type Sub = keyof typeof RELEASE_HELP;
 
-export const RELEASE_USAGE = `  ${USAGES.keygen}
-      Make an ed25519 key pair to sign releases: DIR/release.key (secret) and DIR/release.pub.
-  ${USAGES.publish}
-      Sign a Release and add it to DIR/<channel>/index.json (and releases/<version>.yaml).
-  ${USAGES.verify}
-      Check a channel's index.json or one release file against the public key, offline.
-`;
-
-class UsageError extends Error {}
-
-function parse(sub: Sub, args: string[], options: ParseArgsConfig['options']): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
-  } catch (err) {
-    // parseArgs explains itself over several sentences; the first is the one that matters.
-    const first = ((err as Error).message.split('. ')[0] ?? '').replace(/\.$/, '');
-    throw new UsageError(`${first}; usage: ${USAGES[sub]}`);
-  }
-}
-
-function required(sub: Sub, values: Record<string, string | boolean | undefined>, name: string): string {
-  const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required; usage: ${USAGES[sub]}`);
-  return v;
-}
+type Values = Record<string, string | boolean | undefined>;
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -54,10 +28,8 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function keygen(args: string[]): Promise<number> {
-  const { values, positionals } = parse('keygen', args, { out: { type: 'string' }, force: { type: 'boolean', default: false } });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; usage: ${USAGES.keygen}`);
-  const out = required('keygen', values, 'out');
+async function keygen(values: Values): Promise<number> {
+  const out = String(values['out']);
   const keyPath = join(out, 'release.key');
   const pubPath = join(out, 'release.pub');
   if (values['force'] !== true && (await exists(keyPath))) {
@@ -83,19 +55,10 @@ async function keygen(args: string[]): Promise<number> {
   return 0;
 }
 
-async function publish(args: string[]): Promise<number> {
-  const { values, positionals } = parse('publish', args, {
-    key: { type: 'string' },
-    feed: { type: 'string' },
-    channel: { type: 'string', default: 'stable' },
-    report: { type: 'string' },
-  });
-  const [releaseFile, extra] = positionals;
-  if (releaseFile === undefined) throw new UsageError(`name the release file; usage: ${USAGES.publish}`);
-  if (extra !== undefined) throw new UsageError(`publish takes one release file, not also "${extra}"; usage: ${USAGES.publish}`);
-  const keyFile = required('publish', values, 'key');
-  const feedDir = required('publish', values, 'feed');
-  const channel = required('publish', values, 'channel');
+async function publish(releaseFile: string, values: Values): Promise<number> {
+  const keyFile = String(values['key']);
+  const feedDir = String(values['feed']);
+  const channel = String(values['channel']);
   const report = values['report'];
   const result = await publishRelease({
     releaseFile,
@@ -121,12 +84,8 @@ async function publish(args: string[]): Promise<number> {
   return 0;
 }
 
-async function verifyFile(args: string[]): Promise<number> {
-  const { values, positionals } = parse('verify', args, { 'public-key': { type: 'string' }, channel: { type: 'string' } });
-  const [file, extra] = positionals;
-  if (file === undefined) throw new UsageError(`name the index or release file; usage: ${USAGES.verify}`);
-  if (extra !== undefined) throw new UsageError(`verify takes one file, not also "${extra}"; usage: ${USAGES.verify}`);
-  const keyPath = required('verify', values, 'public-key');
+async function verifyFile(file: string, values: Values): Promise<number> {
+  const keyPath = String(values['publicKey']);
   const wanted = values['channel'];
   const publicKey = await parsePublicKey(keyPath, process.cwd());
   const keyId = keyIdOf(publicKey);
@@ -154,33 +113,21 @@ async function verifyFile(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `berth release SUBCOMMAND ...`; returns the exit code: 0 done, 1 failed, 2 usage error. */
-export async function releaseCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
-    process.stdout.write(`Usage:\n${RELEASE_USAGE}`);
-    return sub === undefined ? 2 : 0;
-  }
-  if ((sub === 'keygen' || sub === 'publish' || sub === 'verify') && rest.some((a) => a === '--help' || a === '-h')) {
-    process.stdout.write(`Usage:\n  ${USAGES[sub]}\n`);
-    return 0;
-  }
+/**
+ * `berth release keygen|publish|verify`, its options parsed by main.ts (commander, which
+ * also refuses usage errors with exit 2); returns the exit code: 0 done, 1 failed.
+ */
+export async function releaseCommand(sub: Sub, file: string | undefined, values: Values): Promise<number> {
   try {
     switch (sub) {
       case 'keygen':
-        return await keygen(rest);
+        return await keygen(values);
       case 'publish':
-        return await publish(rest);
+        return await publish(file as string, values);
       case 'verify':
-        return await verifyFile(rest);
-      default:
-        throw new UsageError(`unknown subcommand "${sub}"; use keygen, publish or verify`);
+        return await verifyFile(file as string, values);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`berth release${sub === 'keygen' || sub === 'publish' || sub === 'verify' ? ` ${sub}` : ''}: ${err.message}\n`);
-      return 2;
-    }
     const reason = err instanceof FeedError ? `${err.reason}: ` : '';
     process.stderr.write(`berth release ${sub}: ${reason}${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -5,6 +5,8 @@ import type { StackStatus } from '../api/types.js';
 import { ActionError, rollbackTo } from '../controller/actions.js';
 import { historyMarks } from '../plan/history.js';
 import { StateStore } from '../store/state.js';
+import { stateFlag, type Dir } from './dirs.js';
+import { printStructured, type OutputFormat } from './output.js';
 import { table } from './table.js';
 
 async function statusOrExplain(store: StateStore, name: string, command: string): Promise<StackStatus | undefined> {
@@ -15,8 +17,9 @@ async function statusOrExplain(store: StateStore, name: string, command: string)
   return status;
 }
 
-export async function historyCommand(stateDir: string, name: string): Promise<number> {
-  const store = new StateStore(stateDir);
+export async function historyCommand(opts: { state: Dir; name: string; output: OutputFormat }): Promise<number> {
+  const { name } = opts;
+  const store = new StateStore(opts.state.path);
   const status = await statusOrExplain(store, name, 'history');
   if (status === undefined) return 1;
   const s = status.status;
@@ -36,6 +39,17 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
   const marks = historyMarks(history, s.revision, s.lastGoodRevision).map((m, i) =>
     damaged.has(history[i]!.revision) ? (m === '-' ? 'DAMAGED' : `${m},DAMAGED`) : m,
   );
+  if (opts.output !== 'table') {
+    printStructured(opts.output, {
+      stack: name,
+      revisions: history.map((e, i) => ({ ...e, operation: causes.get(e.revision) ?? e.operation, marks: marks[i] === '-' || marks[i] === undefined ? [] : marks[i]!.split(',') })),
+      ...(s.operation !== undefined ? { operation: s.operation } : {}),
+      ...(s.quarantine !== undefined ? { quarantine: s.quarantine } : {}),
+      revisionsOnDisk: onDisk,
+      damaged: [...damaged].map(([revision, problem]) => ({ revision, problem })),
+    });
+    return 0;
+  }
   const rows = [['REVISION', 'VERSION', 'OPERATION', 'OUTCOME', 'STARTED', 'FINISHED', 'NOW', 'REASON']];
   history.forEach((e, i) => {
     rows.push([String(e.revision), e.version, causes.get(e.revision) ?? e.operation, e.outcome, e.started, e.finished ?? '-', marks[i] ?? '-', e.reason ?? '-']);
@@ -59,7 +73,7 @@ export async function historyCommand(stateDir: string, name: string): Promise<nu
 }
 
 export interface RollbackCommandOptions {
-  state: string;
+  state: Dir;
   name: string;
   to?: string;
   force: boolean;
@@ -68,7 +82,7 @@ export interface RollbackCommandOptions {
 export async function rollbackCommand(opts: RollbackCommandOptions): Promise<number> {
   let result;
   try {
-    result = await rollbackTo({ state: opts.state, name: opts.name, force: opts.force, ...(opts.to !== undefined ? { to: opts.to } : {}) });
+    result = await rollbackTo({ state: opts.state.path, name: opts.name, force: opts.force, hintFlags: stateFlag(opts.state), ...(opts.to !== undefined ? { to: opts.to } : {}) });
   } catch (err) {
     if (!(err instanceof ActionError)) throw err;
     process.stderr.write(`berth rollback: ${err.message}\n`);
@@ -81,7 +95,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions): Promise<num
     lines.push(
       `${result.stack}: spec.version ${result.fromVersion ?? '-'} -> ${result.version}, spec.images set to those of revision ${result.revision}` +
         `${result.approve !== undefined ? `, spec.approve set to ${result.approve} (the stack is in notify mode; this rollback is the approval)` : ''}, in ${result.manifest}.`,
-      `berth applies it on its next pass; follow with: berth describe ${result.stack}`,
+      `berth applies it on its next pass; follow with: berth status ${result.stack} --wait${stateFlag(opts.state)}`,
     );
   }
   lines.push(...result.notes);

@@ -29,7 +29,7 @@ export type ActionErrorCode =
   | 'BadRevision'
   /** rollback: no kept revision to go back to, or the one asked for is not on disk or damaged. */
   | 'NoRevision'
-  /** The manifest lives in a git checkout: the edit belongs in git (or pass force). */
+  /** rollback: the manifest lives in a git checkout: the edit belongs in git (or pass force). */
   | 'ManagedByGit'
   /** The edited manifest would be invalid, or berth could not run it. Nothing was written. */
   | 'Unusable'
@@ -59,14 +59,19 @@ export interface ActionTarget {
   /** The manifests folder, to find a stack whose status names no manifest yet. */
   manifestsDir?: string;
   name: string;
+  /** Flags a follow-up command in a message needs to find the same folders (` --state DIR`), if any. */
+  hintFlags?: string;
 }
+
+/** A follow-up command for a message: `berth history shop --state DIR`. */
+const hint = (opts: ActionTarget, command: string, extra = '') => `berth ${command} ${opts.name}${extra}${opts.hintFlags ?? ''}`;
 
 const storeOf = (state: StateStore | string) => (typeof state === 'string' ? new StateStore(state) : state);
 
 async function statusOf(store: StateStore, name: string): Promise<StackStatus> {
   const status = await store.readStatus({ stack: name });
   if (status === undefined) {
-    throw new ActionError('NoStatus', name, `no status for stack "${name}" in ${store.root}; is berth running with this state folder?`);
+    throw new ActionError('NoStatus', name, `no status for stack "${name}" in ${store.root}; is berth running with this state folder? (berth get lists the stacks it has)`);
   }
   return status;
 }
@@ -161,8 +166,6 @@ export async function listWaiting(opts: { state: StateStore | string }): Promise
 export interface ApproveOptions extends ActionTarget {
   /** The version the person means to approve; refused when another one waits. Default: whatever waits. */
   version?: string;
-  /** Edit a manifest inside a git checkout anyway. */
-  force?: boolean;
 }
 
 export interface ApproveResult {
@@ -175,6 +178,12 @@ export interface ApproveResult {
   before?: string;
   /** False when spec.approve already said so (berth has not acted on it yet); nothing was written then. */
   changed: boolean;
+  /**
+   * The git checkout the manifest lives in, if any: the approval is written all the same (it
+   * is one field a person asked for, and a checkout may hold berth's own, ignored folders),
+   * but the person should know a sync could undo it until it is committed.
+   */
+  gitCheckout?: string;
 }
 
 /**
@@ -192,18 +201,18 @@ export async function approveWaiting(opts: ApproveOptions): Promise<ApproveResul
     throw new ActionError(
       'NothingWaits',
       opts.name,
-      `nothing of stack "${opts.name}" waits for approval${current !== undefined ? ` (it runs ${current})` : ''}${opts.version !== undefined ? `, so ${opts.version} cannot be approved` : ''}; see berth describe ${opts.name}`,
+      `nothing of stack "${opts.name}" waits for approval${current !== undefined ? ` (it runs ${current})` : ''}${opts.version !== undefined ? `, so ${opts.version} cannot be approved` : ''}; see ${hint(opts, 'describe')}`,
     );
   }
   if (opts.version !== undefined && opts.version !== waiting.version && opts.version !== waiting.approve) {
     throw new ActionError(
       'NotWaiting',
       opts.name,
-      `version ${opts.version} of stack "${opts.name}" does not wait for approval; ${waiting.version} does. To approve it: berth approve ${opts.name} ${waiting.version}`,
+      `version ${opts.version} of stack "${opts.name}" does not wait for approval; ${waiting.version} does. To approve it: ${hint(opts, 'approve', ` ${waiting.version}`)}`,
     );
   }
   const manifest = await manifestOf(opts.name, status, opts.manifestsDir);
-  await refuseInGit(opts.name, manifest, opts.force, `Approve in git instead: set spec.approve to "${waiting.approve}" in ${manifest}, commit and push.`);
+  const checkout = await findGitCheckout(manifest);
   let edit;
   try {
     edit = await setStackApprove(manifest, waiting.approve);
@@ -217,6 +226,7 @@ export async function approveWaiting(opts: ApproveOptions): Promise<ApproveResul
     approve: waiting.approve,
     ...(edit.before !== undefined ? { before: edit.before } : {}),
     changed: edit.changed,
+    ...(checkout !== undefined ? { gitCheckout: checkout } : {}),
   };
 }
 
@@ -278,11 +288,11 @@ export async function rollbackTo(opts: RollbackOptions): Promise<RollbackResult>
   if (opts.to !== undefined) {
     const to = String(opts.to);
     revision = /^[1-9][0-9]*$/.test(to) ? Number(to) : undefined;
-    if (revision === undefined) throw new ActionError('BadRevision', name, `--to takes a revision number, not "${to}" (see berth history ${name})`);
+    if (revision === undefined) throw new ActionError('BadRevision', name, `--to takes a revision number, not "${to}" (see ${hint(opts, 'history')})`);
   } else {
     revision = defaultRollbackRevision(s, onDisk);
     if (revision === undefined) {
-      throw new ActionError('NoRevision', name, `stack "${name}" has no earlier revision that passed its health gate; name one with --to (see berth history ${name})`);
+      throw new ActionError('NoRevision', name, `stack "${name}" has no earlier revision that passed its health gate; name one with --to (see ${hint(opts, 'history')})`);
     }
   }
   let record: RevisionRecord | undefined;

@@ -2,8 +2,9 @@
 // with what runs, before anything is applied (as when a running install is adopted). compose
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
-// comparison is plan/recreate.ts. Writes nothing to the state folder.
-import { mkdtemp, rm } from 'node:fs/promises';
+// comparison is plan/recreate.ts. Writes nothing to the state folder. `berth render` prints
+// the same rendered file (nextRevision).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
@@ -39,11 +40,30 @@ async function manifestOf(state: StateStore, name: string, manifestsDir: string 
   return { file: entry.file, stack: entry.stack };
 }
 
-export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
-  const { state, engine, compose } = deps;
+/** What berth's next pass would run: the revision it would write (or the applied one, when none is due), rendered. */
+export interface NextRevision {
+  stack: string;
+  manifest: string;
+  project: string;
+  projectDirectory: string;
+  applied?: number;
+  /** The revision berth would write; undefined when the applied one is still the target. */
+  next?: number;
+  /** The compose file berth would run (the applied revision's own when no new one is due). */
+  composeText: string;
+  profiles: string[];
+}
+
+/**
+ * The compose file berth's next pass would run for a stack, rendered exactly as the
+ * reconciler renders a revision (plan/render.ts), without writing anything. `berth render`
+ * prints it; `berth diff` compares it with what runs.
+ */
+export async function nextRevision(name: string, deps: { state: StateStore; compose: ComposeCli; manifestsDir?: string }): Promise<NextRevision> {
+  const { state, compose } = deps;
   const { file, stack } = await manifestOf(state, name, deps.manifestsDir);
   if (stack.spec.channel !== undefined) {
-    throw new Error(`stack "${name}" follows channel "${stack.spec.channel.name}": berth diff shows only stacks with spec.version for now`);
+    throw new Error(`stack "${name}" follows channel "${stack.spec.channel.name}": berth diff and render show only stacks with spec.version for now`);
   }
   const status = await state.readStatus({ stack: name }).catch(() => undefined);
   const appliedNumber = status?.status.revision;
@@ -53,37 +73,40 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
   if ('error' in resolved) throw new Error(resolved.error);
   const target = await keepLegacyKey(models, resolved.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
   const isNew = applied === undefined || applied.targetKey !== target.key;
-  const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
+  const common = { stack: name, manifest: file, ...(applied !== undefined ? { applied: applied.revision } : {}) };
+  if (isNew) {
+    const next = Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1;
+    const rendered = renderRevision(target, next, applied?.services ?? [], await storedInstanceId(state).catch(() => undefined));
+    return { ...common, next, project: target.project, projectDirectory: target.projectDirectory, composeText: rendered.composeText, profiles: rendered.profiles };
+  }
+  const record = applied as NonNullable<typeof applied>;
+  return {
+    ...common,
+    project: record.project,
+    projectDirectory: record.projectDirectory,
+    composeText: await readFile(state.revisionComposePath(name, record.revision), 'utf8'),
+    profiles: record.profiles ?? [],
+  };
+}
 
+export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
+  const { engine, compose } = deps;
+  const rev = await nextRevision(name, deps);
   // Revision files can hold secrets: the rendered one goes to a private folder, removed after.
   const dir = await mkdtemp(join(tmpdir(), 'berth-diff-'));
   try {
-    let revisionFile: string;
-    let profiles: string[];
-    let project: string;
-    let projectDirectory: string;
-    if (next !== undefined) {
-      const rendered = renderRevision(target, next, applied?.services ?? [], await storedInstanceId(state).catch(() => undefined));
-      revisionFile = join(dir, 'compose.yaml');
-      await writeFileAtomic(revisionFile, rendered.composeText, PRIVATE.file, PRIVATE.dir);
-      ({ profiles } = rendered);
-      ({ project, projectDirectory } = target);
-    } else {
-      const record = applied as NonNullable<typeof applied>;
-      revisionFile = state.revisionComposePath(name, record.revision);
-      profiles = record.profiles ?? [];
-      ({ project, projectDirectory } = record);
-    }
-    const args = ['-p', project, '--project-directory', projectDirectory, '-f', revisionFile, ...profiles.flatMap((p) => ['--profile', p])];
+    const revisionFile = join(dir, 'compose.yaml');
+    await writeFileAtomic(revisionFile, rev.composeText, PRIVATE.file, PRIVATE.dir);
+    const args = ['-p', rev.project, '--project-directory', rev.projectDirectory, '-f', revisionFile, ...rev.profiles.flatMap((p) => ['--profile', p])];
     const { stdout } = await compose.run([...args, 'config', '--hash', '*'], { timeoutMs: 60_000 });
-    const observed = await observeProject(engine, project);
+    const observed = await observeProject(engine, rev.project);
     const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
     return {
       stack: name,
-      manifest: file,
-      project,
-      ...(applied !== undefined ? { applied: applied.revision } : {}),
-      ...(next !== undefined ? { next } : {}),
+      manifest: rev.manifest,
+      project: rev.project,
+      ...(rev.applied !== undefined ? { applied: rev.applied } : {}),
+      ...(rev.next !== undefined ? { next: rev.next } : {}),
       services: recreatePlan(parseServiceHashes(stdout), running),
     };
   } finally {

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { ComposeCli } from '../docker/compose.js';
 import type { Engine } from '../docker/engine.js';
+import type { PullProgress } from '../docker/pull.js';
 import { LABEL_PROJECT } from '../plan/types.js';
 import { scanManifests } from '../store/manifests.js';
 import { acquireStateLock, type StateLock } from '../store/lock.js';
@@ -35,6 +36,7 @@ export interface OperatorOptions {
   rescanSeconds?: number;
   pullTimeoutMs?: number;
   composeTimeoutMs?: number;
+  pullProgress?: PullProgress;
 }
 
 /** Engine events that say nothing about a container's life (health checks run execs every second). */
@@ -89,6 +91,7 @@ export class Operator {
       clock: this.clock,
       ...(opts.pullTimeoutMs ? { pullTimeoutMs: opts.pullTimeoutMs } : {}),
       ...(opts.composeTimeoutMs ? { composeTimeoutMs: opts.composeTimeoutMs } : {}),
+      ...(opts.pullProgress ? { pullProgress: opts.pullProgress } : {}),
     });
   }
 

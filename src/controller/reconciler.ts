@@ -16,7 +16,7 @@ import { EngineError, type Engine } from '../docker/engine.js';
 import { fenceCompose, startTimeOf, type StartedProcess } from '../docker/fence.js';
 import { inspectContainers } from '../docker/inspect.js';
 import { observeProject } from '../docker/observe.js';
-import { ensureImages, missingImages } from '../docker/pull.js';
+import { ensureImages, missingImages, type PullProgress } from '../docker/pull.js';
 import { decide, decideOnFailure, healthOf, rollbackPolicy } from '../plan/decide.js';
 import { stableHash } from '../plan/hash.js';
 import {
@@ -56,6 +56,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   pullTimeoutMs?: number;
   composeTimeoutMs?: number;
+  /** Watches image pulls as they happen (`berth run --once` on a terminal draws progress bars). */
+  pullProgress?: PullProgress;
 }
 
 export interface ReconcileResult {
@@ -455,7 +457,7 @@ export class Reconciler {
     switch (step.kind) {
       case 'pull':
         try {
-          await ensureImages(engine, step.images, { log, timeoutMs: this.deps.pullTimeoutMs ?? 10 * 60_000 });
+          await ensureImages(engine, step.images, { log, timeoutMs: this.deps.pullTimeoutMs ?? 10 * 60_000, ...(this.deps.pullProgress ? { progress: this.deps.pullProgress } : {}) });
         } catch (err) {
           throw new StepError('PullFailed', `nothing was changed: ${(err as Error).message}`, { cause: err });
         }

@@ -7,6 +7,14 @@ import type { Readable } from 'node:stream';
 /** Newest engine API version berth has been written against. */
 const CLIENT_MAX_API = '1.47';
 
+/** One line of the engine's pull progress stream (per layer: Downloading, Extracting, Pull complete, ...). */
+export interface PullEvent {
+  status?: string;
+  /** The layer the line is about. */
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
 export class EngineError extends Error {
   readonly operation: string;
   constructor(operation: string, cause: unknown, hint: string) {
@@ -122,7 +130,7 @@ export class Engine {
   }
 
   /** Pulls one image and waits for the engine to finish; `timeoutMs` bounds the whole transfer. */
-  async pull(ref: string, timeoutMs: number, onProgress?: (event: { status?: string; id?: string }) => void): Promise<void> {
+  async pull(ref: string, timeoutMs: number, onProgress?: (event: PullEvent) => void): Promise<void> {
     this.calls++;
     const limit = deadline(timeoutMs);
     const abortSignal = limit.signal;

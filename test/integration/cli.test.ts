@@ -47,8 +47,8 @@ test('berth run --once converges every stack and exits 0; berth get and describe
   const get = await berth(['get', '--state', 'state'], dir);
   assert.equal(get.code, 0, get.stderr);
   const [header, row] = get.stdout.trim().split('\n');
-  assert.match(header!, /^NAME\s+MODE\s+CURRENT\s+TARGET\s+READY\s+REASON\s+AGE$/);
-  assert.match(row!, new RegExp(`^${name}\\s+auto\\s+1\\.0\\.0\\s+1\\.0\\.0\\s+True\\s+Converged\\s+\\d+s$`));
+  assert.match(header!, /^NAME\s+MODE\s+CURRENT\s+TARGET\s+AVAILABLE\s+READY\s+REASON\s+AGE$/);
+  assert.match(row!, new RegExp(`^${name}\\s+auto\\s+1\\.0\\.0\\s+1\\.0\\.0\\s+-\\s+True\\s+Converged\\s+\\d+s$`));
   const describe = await berth(['describe', name, '--state', 'state'], dir);
   assert.equal(describe.code, 0, describe.stderr);
   assert.match(describe.stdout, /Revision:\s+1/);
@@ -101,10 +101,10 @@ test('berth history lists what berth applied; berth rollback edits the manifest 
   assert.match(bad.stderr, /revision 9 of .* is not on disk \(kept: 1, 2, 3\)/);
 });
 
-test('berth run without --manifests and berth describe of an unknown stack fail with a message saying what to do', async () => {
+test('berth run without a manifests folder and berth describe of an unknown stack fail with a message saying what to do', async () => {
   const run = await berth(['run'], dir);
   assert.equal(run.code, 2);
-  assert.match(run.stderr, /--manifests DIR is required/);
+  assert.match(run.stderr, /the manifests folder \.\/\.berth\/manifests \(the default\) does not exist\. Name it with --manifests DIR, or set BERTH_MANIFESTS, or create \.\/\.berth\/manifests/);
   const describe = await berth(['describe', 'nope', '--state', 'state'], dir);
   assert.equal(describe.code, 1);
   assert.match(describe.stderr, /no status for stack "nope"/);

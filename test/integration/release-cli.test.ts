@@ -95,7 +95,7 @@ test('verify refuses a tampered index, another key, and another channel, naming 
   assert.match(channel.stderr, /ChannelMismatch/);
 });
 
-test('usage errors exit 2 with one line that shows the usage', async () => {
+test('usage errors exit 2 with commander\'s message and a line that says where the usage is', async () => {
   for (const args of [
     ['publish', 'shop-1.0.0.yaml', '--feed', 'feed'],
     ['publish', '--key', 'keys/release.key', '--feed', 'feed'],
@@ -106,7 +106,9 @@ test('usage errors exit 2 with one line that shows the usage', async () => {
   ]) {
     const res = await berth(args, dir);
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
-    assert.equal(res.stderr.trimEnd().split('\n').length, 1, res.stderr);
-    assert.match(res.stderr, /^berth release/);
+    const lines = res.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 2, res.stderr);
+    assert.match(lines[0]!, /^berth release/);
+    assert.match(lines[1]!, /^\(run "berth release( [a-z]+)? --help" for usage\)$/);
   }
 });

@@ -4,7 +4,7 @@
 // refused, changing nothing, when nothing waits or another version waits.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StackStatus } from '../../src/api/types.js';
@@ -155,12 +155,12 @@ describe('approveWaiting', () => {
     assert.equal(await readFile(manifest, 'utf8'), MANIFEST_TEXT);
   });
 
-  test('refuses a manifest in a git checkout unless forced, and a stack without status', async () => {
+  test('in a git checkout it approves all the same and names the checkout; a stack without status is refused', async () => {
     await writeStatus(statusAfterPass(target({ version: '2.0.0', images: V2, mode: 'notify' }), rev1));
     await mkdir(join(dir, '.git'));
-    await assert.rejects(approveWaiting({ state, name: STACK }), (err: unknown) => err instanceof ActionError && err.code === 'ManagedByGit' && /Approve in git instead: set spec\.approve to "2\.0\.0"/.test(err.message));
-    assert.equal(await readFile(manifest, 'utf8'), MANIFEST_TEXT);
-    assert.equal((await approveWaiting({ state, name: STACK, force: true })).changed, true);
+    const r = await approveWaiting({ state, name: STACK });
+    assert.equal(r.changed, true);
+    assert.equal(r.gitCheckout, await realpath(dir));
     await assert.rejects(approveWaiting({ state, name: 'nope' }), (err: unknown) => err instanceof ActionError && err.code === 'NoStatus');
   });
 });
