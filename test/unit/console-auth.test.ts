@@ -89,7 +89,7 @@ const calls: string[] = [];
 const actions: ConsoleActions = {
   approve: async (stack, version) => {
     calls.push(`approve ${stack} ${version}`);
-    return version;
+    return { inGitCheckout: false };
   },
   rollback: async (stack, revision) => {
     calls.push(`rollback ${stack} ${revision}`);

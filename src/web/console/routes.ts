@@ -24,7 +24,7 @@ import { layout, loginPage, notFoundMain, overviewMain, stackMain, type PageCont
 /** What the buttons do. Each edits the Stack manifest (or only wakes a check-in); none acts on the engine. */
 export interface ConsoleActions {
   /** Approves the version that waits (spec.approve); throws a person-readable Error when it cannot. */
-  approve(stack: string, version: string): Promise<string>;
+  approve(stack: string, version: string): Promise<{ inGitCheckout: boolean }>;
   /** Sets the manifest to a kept good revision; throws a person-readable Error when it cannot. */
   rollback(stack: string, revision: number): Promise<string>;
   /** Wakes the stack's check-in early; false when the stack follows no channel. */
@@ -82,7 +82,12 @@ function safeNext(next: string | null | undefined): string {
 }
 
 const FLASH: Record<string, (q: URLSearchParams) => { tone: Tone; text: string }> = {
-  approved: (q) => ({ tone: 'ok', text: `Approved ${q.get('version') ?? ''}: the manifest now says so, and berth applies it on its next pass.` }),
+  approved: (q) => ({
+    tone: 'ok',
+    text:
+      `Approved ${q.get('version') ?? ''}: the manifest now says so, and berth applies it on its next pass.` +
+      (q.get('git') === '1' ? ' The manifest is in a git checkout: commit the change there, or the next sync may undo it.' : ''),
+  }),
   checking: () => ({ tone: 'info', text: 'Checking for updates now: berth asks the channel at once.' }),
   rollback: (q) => ({ tone: 'ok', text: `Rolling back to revision ${q.get('revision') ?? ''}: the manifest now names it, and berth converges to it.` }),
 };
@@ -265,8 +270,8 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
     act('approve', async (name, form) => {
       const version = form.get('version') ?? '';
       if (version === '') throw new Error('name the version to apply');
-      await o.actions.approve(name, version);
-      return new URLSearchParams({ done: 'approved', version }).toString();
+      const { inGitCheckout } = await o.actions.approve(name, version);
+      return new URLSearchParams({ done: 'approved', version, ...(inGitCheckout ? { git: '1' } : {}) }).toString();
     }),
     act('rollback', async (name, form) => {
       const revision = Number(form.get('revision'));
