@@ -246,3 +246,10 @@ test('on loopback the console answers only to a loopback host name (no DNS rebin
   assert.equal(await status(`localhost:${new URL(loopback.url).port}`), 200);
   assert.equal(await status(new URL(loopback.url).host), 200);
 });
+
+test('signing out clears the cookie, even for a session that has expired', async () => {
+  const res = await post(loopback.url, '/logout', {}, { cookie: 'berth_session=expired.or.forged' });
+  assert.equal(res.status, 303);
+  assert.match(res.headers.get('set-cookie') ?? '', /^berth_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0$/);
+  assert.equal((await post(loopback.url, '/logout', {}, { origin: 'http://evil.example' })).status, 403);
+});
