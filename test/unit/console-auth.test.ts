@@ -230,21 +230,22 @@ test('closing the server ends every live stream', async () => {
   }
 });
 
-test('on loopback the console answers only to a loopback host name (no DNS rebinding)', async () => {
+test('on loopback, pages are open only to a loopback host name: another name (DNS rebinding, a proxy) must sign in', async () => {
   const { request } = await import('node:http');
-  const status = (host: string) =>
-    new Promise<number>((resolve, reject) => {
+  const get = (host: string, path = '/') =>
+    new Promise<{ status: number; location?: string }>((resolve, reject) => {
       const u = new URL(loopback.url);
-      request({ host: u.hostname, port: u.port, path: '/', headers: { host } }, (res) => {
+      request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
         res.resume();
-        resolve(res.statusCode ?? 0);
+        resolve({ status: res.statusCode ?? 0, ...(res.headers.location !== undefined ? { location: res.headers.location } : {}) });
       })
         .on('error', reject)
         .end();
     });
-  assert.equal(await status('evil.example:8420'), 421);
-  assert.equal(await status(`localhost:${new URL(loopback.url).port}`), 200);
-  assert.equal(await status(new URL(loopback.url).host), 200);
+  assert.deepEqual(await get('evil.example:8420'), { status: 303, location: '/login?next=%2F' });
+  assert.equal((await get('evil.example:8420', '/events')).status, 401);
+  assert.equal((await get(`localhost:${new URL(loopback.url).port}`)).status, 200);
+  assert.equal((await get(new URL(loopback.url).host)).status, 200);
 });
 
 test('signing out clears the cookie, even for a session that has expired', async () => {

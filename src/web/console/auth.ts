@@ -174,7 +174,8 @@ export function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   const host = req.headers.host;
-  return host !== undefined && origin === `http://${host}`;
+  // https: the console behind a TLS-terminating proxy that keeps the Host.
+  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
 /** Headers on every console response: nothing inline runs, nothing frames the page, nothing is cached. */

@@ -34,7 +34,7 @@ export interface ConsoleActions {
 export interface ConsoleOptions extends LoadDeps {
   state: StateStore;
   auth: ConsoleAuth;
-  /** Bound to loopback: pages may be read without signing in (writes still need it). */
+  /** Bound to loopback: pages reached by a loopback name may be read without signing in (writes still need it). */
   loopback: boolean;
   actions: ConsoleActions;
   log: Logger;
@@ -107,20 +107,19 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
     };
   };
   /**
-   * On loopback the pages are open, so a page of another site must not reach them through a
-   * name of its own that resolves to 127.0.0.1 (DNS rebinding): the Host must be a loopback one.
+   * Pages are open without a session only on a loopback address reached by a loopback name.
+   * Any other Host (a reverse proxy's public name, or another site's name rebound to
+   * 127.0.0.1) needs a session like a non-loopback address, and a rebound site never gets
+   * the cookie: it belongs to the loopback name.
    */
-  const hostAllowed = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (!o.loopback) return true;
+  const openToRead = (req: IncomingMessage): boolean => {
+    if (!o.loopback) return false;
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-    if (isLoopback(host)) return true;
-    send(res, 421, `refused: this console answers only to a loopback host name (127.0.0.1, localhost, [::1]), not "${host}"\n`, 'text/plain; charset=utf-8');
-    return false;
+    return isLoopback(host);
   };
   /** Off loopback, every page needs a session; returns false after redirecting to the login. */
   const mayRead = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (!hostAllowed(req, res)) return false;
-    if (o.loopback || sessionOf(req) !== undefined) return true;
+    if (openToRead(req) || sessionOf(req) !== undefined) return true;
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     redirect(res, `/login?next=${encodeURIComponent(path)}`);
     return false;
@@ -139,7 +138,6 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
 
   /** Checks a POST: same origin, signed in, the session's CSRF token. Returns the form, or answers and returns undefined. */
   const authorise = async (req: IncomingMessage, res: ServerResponse, what: string): Promise<URLSearchParams | undefined> => {
-    if (!hostAllowed(req, res)) return undefined;
     if (!sameOrigin(req)) {
       o.log.warn({ what, origin: req.headers.origin }, 'refused a console request from another origin');
       send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
@@ -214,8 +212,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'GET',
       path: '/events',
       handle: (req, res) => {
-        if (!hostAllowed(req, res)) return;
-        if (!o.loopback && sessionOf(req) === undefined) return send(res, 401, 'sign in first\n', 'text/plain; charset=utf-8');
+        if (!openToRead(req) && sessionOf(req) === undefined) return send(res, 401, 'sign in first\n', 'text/plain; charset=utf-8');
         const stack = new URL(req.url ?? '/', 'http://x').searchParams.get('stack') ?? undefined;
         if (stack !== undefined && !new RegExp(`^${STACK_NAME}$`).test(stack)) return send(res, 400, 'not a stack name\n', 'text/plain; charset=utf-8');
         // Each push renders for this session: its forms carry its CSRF token. No flash: it was for the page load.
@@ -232,7 +229,6 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'GET',
       path: '/login',
       handle: (req, res) => {
-        if (!hostAllowed(req, res)) return;
         const next = safeNext(new URL(req.url ?? '/', 'http://x').searchParams.get('next'));
         send(res, 200, loginPage(context(req), { next, tokenFile: o.tokenHint }));
       },
@@ -241,7 +237,6 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       method: 'POST',
       path: '/login',
       handle: async (req, res) => {
-        if (!hostAllowed(req, res)) return;
         if (!sameOrigin(req)) return send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
         let form: URLSearchParams;
         try {
@@ -264,7 +259,6 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
       // Signing out only forgets the cookie: an expired session may always do it, and
       // another site making a browser sign out gains nothing, so only the origin is checked.
       handle: (req, res) => {
-        if (!hostAllowed(req, res)) return;
         if (!sameOrigin(req)) return send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
         req.resume();
         redirect(res, '/', { 'set-cookie': CLEAR_SESSION_COOKIE });
