@@ -43,6 +43,8 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     process.stderr.write(`${outcome.summary}\n`);
     return outcome.exitCode;
   }
+  // Before the operator starts: a console that may not be served (no token off loopback) stops berth here.
+  const routes = opts.http === 'off' ? [] : await webRoutes({ operator, state: new StateStore(opts.state), manifestsDir: opts.manifests, log, addr: opts.http, engine, compose });
   await operator.start();
   const web =
     opts.http === 'off'
@@ -51,7 +53,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
           addr: opts.http,
           log,
           ready: () => operator.started,
-          routes: webRoutes({ operator, state: new StateStore(opts.state), manifestsDir: opts.manifests, log }),
+          routes,
         }).catch(async (err: unknown) => {
           await operator.stop();
           throw err;

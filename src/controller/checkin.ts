@@ -95,6 +95,16 @@ export class CheckIns {
     }, ms);
   }
 
+  /**
+   * Moves a tracked stack's next check-in to now ("check for updates now"); false when the
+   * stack follows no channel. It only wakes the check-in: what comes of it is the pass's to decide.
+   */
+  checkNow(stack: string): boolean {
+    if (!this.tracked.has(stack) || this.stopped) return false;
+    this.schedule(stack, 0);
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const entry of this.tracked.values()) this.deps.clock.clearTimeout(entry.timer);

@@ -243,6 +243,11 @@ export class Operator {
     );
   }
 
+  /** Wakes a channel stack's check-in early (the console's "check for updates now"); false when it follows no channel. */
+  checkNow(stack: string): boolean {
+    return this.running && (this.channels?.checkIns.checkNow(stack) ?? false);
+  }
+
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;

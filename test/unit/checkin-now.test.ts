@@ -1,0 +1,49 @@
+// "Check for updates now" (the console's button) only moves a channel stack's next check-in
+// to now; a stack without a channel has nothing to check.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Clock } from '../../src/controller/clock.js';
+import { CheckIns } from '../../src/controller/checkin.js';
+import { writeChannelState } from '../../src/store/channel.js';
+import { StateStore } from '../../src/store/state.js';
+
+class FakeClock implements Clock {
+  private nextId = 1;
+  timers: Array<{ id: number; ms: number; fn: () => void }> = [];
+  now = () => new Date('2026-01-01T00:00:00Z');
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.push({ id, ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== handle);
+  }
+}
+
+const channel = { url: 'http://127.0.0.1:1', name: 'stable', publicKey: 'release.pub', intervalSeconds: 3600, jitterSeconds: 0, timeoutSeconds: 5 };
+
+test('checkNow moves the next check-in of a channel stack to now, and is false for a stack without one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-checknow-'));
+  try {
+    const state = new StateStore(dir);
+    // Checked in a minute ago: the next check-in is due in 59 minutes.
+    await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
+    const clock = new FakeClock();
+    const checkIns = new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined });
+    checkIns.track('shop', { stack: 'shop', channel, manifest: join(dir, 'shop.yaml') });
+    for (let i = 0; i < 100 && clock.timers.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(clock.timers.map((t) => t.ms), [59 * 60 * 1000]);
+    assert.equal(checkIns.checkNow('shop'), true);
+    assert.deepEqual(clock.timers.map((t) => t.ms), [0], 'one timer, due now, in place of the old one');
+    assert.equal(checkIns.checkNow('blog'), false);
+    checkIns.stop();
+    assert.equal(checkIns.checkNow('shop'), false, 'nothing is checked once berth stops');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
