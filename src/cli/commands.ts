@@ -11,6 +11,7 @@ import { StateStore } from '../store/state.js';
 import { startWebServer } from '../web/server.js';
 import { webRoutes } from '../web/routes.js';
 import { createLogger } from './log.js';
+import { notifyDefaultsFromFile } from '../notify/defaults.js';
 import { age, table } from './table.js';
 
 export interface RunOptions {
@@ -21,10 +22,14 @@ export interface RunOptions {
   workers: number;
   /** `HOST:PORT` for the web console, /metrics and the health endpoints, or `off`. */
   http: string;
+  /** Append the log here (reopened on SIGHUP) instead of writing it to stderr. */
+  logFile?: string;
+  /** berth's notification defaults: the webhooks of stacks without spec.notify. */
+  notifyConfig?: string;
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
-  const log = createLogger(opts.logLevel);
+  const log = createLogger(opts.logLevel, opts.logFile !== undefined ? { file: opts.logFile } : {});
   const engine = await Engine.connect();
   const compose = await ComposeCli.detect();
   const operator = new Operator({
@@ -34,6 +39,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     compose,
     log,
     workers: opts.workers,
+    ...(opts.notifyConfig !== undefined ? { notifyDefaults: notifyDefaultsFromFile(opts.notifyConfig, log) } : {}),
   });
   if (opts.once) {
     const results = await operator.runOnce();

@@ -1,9 +1,31 @@
 // Logs: JSON lines for machines, pretty lines on a terminal; credentials redacted in both.
+// With a log file (`berth run --log-file PATH`) every line is appended there as JSON, and
+// SIGHUP reopens the file, so logrotate (or a person) can rename it away: berth then writes
+// a new file at PATH instead of going on into the renamed one.
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { redactingLogOptions } from '../util/redact.js';
+import { registerEnvSecrets, redactingLogOptions } from '../util/redact.js';
 
-export function createLogger(level: string): Logger {
+export interface LoggerOptions {
+  /** Append JSON lines to this file instead of writing to stderr. */
+  file?: string;
+}
+
+/** Mode of a log file berth creates: its lines are redacted, but still only for the admins' group. */
+const LOG_FILE_MODE = 0o640;
+
+export function createLogger(level: string, opts: LoggerOptions = {}): Logger {
+  // Tokens and passwords berth was given in its environment are hidden wherever they appear.
+  registerEnvSecrets(process.env);
+  if (opts.file !== undefined) {
+    const dest = pino.destination({ dest: opts.file, append: true, sync: true, mkdir: true, mode: LOG_FILE_MODE });
+    const log = pino({ level, ...redactingLogOptions }, dest);
+    process.on('SIGHUP', () => {
+      dest.reopen();
+      log.info({ file: opts.file }, 'reopened the log file (SIGHUP)');
+    });
+    return log;
+  }
   if (process.stderr.isTTY) {
     return pino({ level, ...redactingLogOptions }, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
   }

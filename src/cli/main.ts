@@ -16,6 +16,8 @@ Usage:
       --http: where the web console, /metrics, /healthz and /readyz listen
       (default ${DEFAULT_HTTP_ADDR}; "off" serves nothing).
       --once: one pass over every stack, then exit (1 if any stack did not end on its target).
+      --log-file PATH: append the log to PATH (JSON lines) instead of stderr; SIGHUP reopens it.
+      --notify-config FILE: webhooks for every stack without spec.notify (see README, Notifications).
   berth validate FILE...
       Check Stack manifests against the schema.
   berth get [--state DIR]
@@ -51,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string', default: '2' },
       'log-level': { type: 'string', default: process.env['BERTH_LOG_LEVEL'] ?? 'info' },
       http: { type: 'string', default: process.env['BERTH_HTTP'] ?? DEFAULT_HTTP_ADDR },
+      'log-file': { type: 'string', ...(process.env['BERTH_LOG_FILE'] ? { default: process.env['BERTH_LOG_FILE'] } : {}) },
+      'notify-config': { type: 'string', ...(process.env['BERTH_NOTIFY_CONFIG'] ? { default: process.env['BERTH_NOTIFY_CONFIG'] } : {}) },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -77,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
           return 2;
         }
       }
-      return runCommand({ manifests: values.manifests, state: values.state, once: values.once, logLevel: values['log-level'], workers, http: values.once ? 'off' : values.http });
+      return runCommand({ manifests: values.manifests, state: values.state, once: values.once, logLevel: values['log-level'], workers, http: values.once ? 'off' : values.http, ...(values['log-file'] !== undefined ? { logFile: values['log-file'] } : {}), ...(values['notify-config'] !== undefined ? { notifyConfig: values['notify-config'] } : {}) });
     }
     case 'validate':
       return validateCommand(positionals);
