@@ -65,8 +65,9 @@ interface Hook {
 }
 
 interface Retry {
+  /** Failed attempts in a row. */
   attempts: number;
-  nextAt: number;
+  /** The scheduled retry; while it waits, passes send nothing to this webhook (the order holds). */
   timer?: unknown;
 }
 
@@ -210,9 +211,8 @@ export class Notifier {
 
   private async deliver(stack: string, h: Hook, events: StackEvent[], ledger: NotifyLedger): Promise<void> {
     const retryKey = `${stack}/${h.id}`;
-    const retry = this.retries.get(retryKey);
     // A retry is scheduled: it sends, in order, when its time comes.
-    if (retry !== undefined && retry.nextAt > this.deps.clock.now().getTime()) return;
+    if (this.retries.get(retryKey)?.timer !== undefined) return;
     for (const e of this.pending(h, events, ledger)) {
       if (this.stopped) return;
       const failure = await this.attempt(h, e);
@@ -294,11 +294,10 @@ export class Notifier {
 
   private scheduleRetry(stack: string, h: Hook, e: StackEvent, why: string): void {
     const key = `${stack}/${h.id}`;
-    const r = this.retries.get(key) ?? { attempts: 0, nextAt: 0 };
+    const r = this.retries.get(key) ?? { attempts: 0 };
     r.attempts++;
     const base = this.deps.backoffMs ?? DEFAULT_BACKOFF_MS;
     const delay = Math.min(this.deps.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS, base * 2 ** (r.attempts - 1));
-    r.nextAt = this.deps.clock.now().getTime() + delay;
     if (r.timer !== undefined) this.deps.clock.clearTimeout(r.timer);
     const next = this.deps.once === true ? 'the next berth run tries again' : `berth tries again in ${Math.round(delay / 100) / 10} s`;
     this.deps.log.warn(
