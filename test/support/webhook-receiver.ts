@@ -9,11 +9,12 @@ export interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
-  /** What the receiver answered; 'hang' for a request it never answered. */
+  /** The status the receiver answered; 'hang' for a request it never answered. */
   answered: number | 'hang';
 }
 
-export type Answer = number | 'hang';
+/** A status (answered with a short body), a status and the body to answer, or 'hang'. */
+export type Answer = number | 'hang' | { status: number; body: string };
 
 export class WebhookReceiver {
   readonly received: Received[] = [];
@@ -37,12 +38,14 @@ export class WebhookReceiver {
       req.on('end', () => {
         const got = { path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         const answer = r.answer(got);
-        r.received.push({ ...got, answered: answer });
         if (answer === 'hang') {
+          r.received.push({ ...got, answered: 'hang' });
           r.hung.push(res);
           return;
         }
-        res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer === 200 ? 'ok' : 'no');
+        const { status, body } = typeof answer === 'number' ? { status: answer, body: answer === 200 ? 'ok' : 'no' } : answer;
+        r.received.push({ ...got, answered: status });
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
       });
     });
     return r;
