@@ -14,12 +14,25 @@ export interface LoggerOptions {
 /** Mode of a log file berth creates: its lines are redacted, but still only for the admins' group. */
 const LOG_FILE_MODE = 0o640;
 
+let fatalTarget: () => number = () => 2;
+
+/**
+ * Where a last fatal line is written synchronously before berth exits (main.ts): the log
+ * file when there is one (as reopened last), else stderr, so the reason is where the rest is.
+ */
+export function fatalFd(): number {
+  return fatalTarget();
+}
+
 export function createLogger(level: string, opts: LoggerOptions = {}): Logger {
   // Tokens and passwords berth was given in its environment are hidden wherever they appear.
   registerEnvSecrets(process.env);
   if (opts.file !== undefined) {
     const dest = pino.destination({ dest: opts.file, append: true, sync: true, mkdir: true, mode: LOG_FILE_MODE });
     const log = pino({ level, ...redactingLogOptions }, dest);
+    // sonic-boom keeps the descriptor of the file it has open (a new one after reopen) in `fd`;
+    // pino's bundled types leave it out. Opened with sync: true, it is a number at once.
+    fatalTarget = () => (dest as unknown as { fd: number }).fd;
     process.on('SIGHUP', () => {
       dest.reopen();
       log.info({ file: opts.file }, 'reopened the log file (SIGHUP)');

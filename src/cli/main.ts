@@ -7,6 +7,7 @@ import { DIFF_USAGE, diffCommand } from './diff.js';
 import { DEFAULT_HTTP_ADDR, parseAddr } from '../web/server.js';
 import { RELEASE_USAGE, releaseCommand } from './release.js';
 import { historyCommand, rollbackCommand } from './rollback.js';
+import { fatalFd } from './log.js';
 
 const USAGE = `berth — an update operator for Docker Compose deployments
 
@@ -129,7 +130,7 @@ function fatal(origin: string, reason: unknown): void {
     msg: `berth stops on ${origin}: ${err.message}; exiting with code ${FATAL_EXIT} so its supervisor restarts it (the state folder is crash-safe: the next start finishes what was in flight). Please report this with the stack trace.`,
   };
   try {
-    writeSync(2, `${JSON.stringify(line)}\n`);
+    writeSync(fatalFd(), `${JSON.stringify(line)}\n`);
   } finally {
     process.exit(FATAL_EXIT);
   }

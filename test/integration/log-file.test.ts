@@ -86,3 +86,23 @@ test('--log-file appends JSON lines, SIGHUP after a rename starts a new file, an
   // With a log file, nothing goes to stderr.
   assert.equal((await p.log()).trim(), '', 'berth wrote to stderr although --log-file was given');
 });
+
+test('with --log-file, the fatal line of a failure nobody handled is in the log file too', async () => {
+  const d = await berthDirs(dir, 'fatal');
+  const logFile = join(d.manifests, '..', 'berth.json.log');
+  const preload = join(d.manifests, '..', 'throw.mjs');
+  // Loaded before berth's code: once berth logs that it started, an exception nobody catches.
+  await writeFile(
+    preload,
+    `import { readFileSync } from 'node:fs';
+const t = setInterval(() => { let s = ''; try { s = readFileSync(${JSON.stringify(logFile)}, 'utf8'); } catch {} if (s.includes('berth operator started')) { clearInterval(t); setTimeout(() => { throw new Error('nobody caught this'); }, 0); } }, 20);
+t.unref();
+`,
+  );
+  const p = BerthProcess.start({ ...d, args: ['--log-file', logFile], env: { NODE_OPTIONS: `--import=${preload}` } });
+  const exit = await p.exited;
+  assert.deepEqual(exit, { code: 70, signal: null }, await readFile(logFile, 'utf8').catch(() => '(no log file)'));
+  const fatal = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.includes('"level":60'));
+  assert.ok(fatal, 'a fatal line in the log file');
+  assert.match(fatal, /nobody caught this/);
+});
