@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import type { Condition, HistoryEntry, NotifySpec, StackStatus } from '../../src/api/types.js';
 import { parseNotifyConfig } from '../../src/api/validate-notify.js';
-import { parseStack } from '../../src/api/validate.js';
+import { parseStack, parseYaml } from '../../src/api/validate.js';
 import { systemClock } from '../../src/controller/clock.js';
 import { notifyDefaultsFromFile } from '../../src/notify/defaults.js';
 import { eventsOf } from '../../src/notify/events.js';
@@ -266,4 +266,15 @@ test('secrets stay out of the log, whatever the receiver answers; a missing secr
   assert.match(lines2().join('\n'), /MISSING_HOOK_SECRET is not set in berth's environment; nothing is sent unsigned/);
   m.stop();
   assert.ok((await readFile(ledgerPath(new StateStore(join(dir, 'nosecret')), 'shop'), 'utf8')).includes('delivered: []'));
+});
+
+test("the README's notification examples are valid as written", async () => {
+  const readme = await readFile(join(import.meta.dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Notifications'), readme.indexOf('## Logs'));
+  const blocks = [...section.matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!);
+  assert.equal(blocks.length, 2);
+  const spec = parseYaml('README.md', blocks[0]!) as { spec: { notify: unknown } };
+  const stack = parseStack('README.md', JSON.stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'Stack', metadata: { name: 'shop' }, spec: { compose: {}, version: '1.0.0', notify: spec.spec.notify } }));
+  assert.deepEqual(stack.spec.notify?.map((h) => h.format), ['json', 'slack', 'ntfy']);
+  assert.equal(parseNotifyConfig('README.md', blocks[1]!)[0]?.secretFile, 'ntfy.token');
 });
