@@ -252,6 +252,8 @@ export class Operator {
     await this.watcher?.close();
     // Workers finish the pass they are in: a compose up is never cut off by a clean stop.
     await Promise.all(this.workers);
+    // A delivery under way is written down (at most one request's timeout), so the next start does not repeat it.
+    await this.channels?.notifier.idle();
     await this.lock?.release();
     this.lock = undefined;
     this.log.info('berth operator stopped');
