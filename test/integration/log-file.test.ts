@@ -66,7 +66,10 @@ test('--log-file appends JSON lines, SIGHUP after a rename starts a new file, an
   const p = BerthProcess.start({ ...d, args: ['--log-file', logFile], env: { BERTH_HTTP_TOKEN: HTTP_TOKEN } });
   const first = await waitForText(p, logFile, 'a refused notification', (t) => REFUSED.test(t));
   assert.equal(first.split('\n')[0], earlier, 'the file is appended to, not truncated');
-  assert.ok(receiver.received.some((r) => r.headers['authorization'] === `Bearer ${WEBHOOK_SECRET}`), 'the receiver got the token');
+  const asked = receiver.received.find((r) => r.path === '/ntfy');
+  assert.equal(asked?.headers['authorization'], `Bearer ${WEBHOOK_SECRET}`, 'the receiver got the token');
+  assert.equal(asked?.headers['title'], `berth: ${name} awaiting approval (1.0.0)`);
+  assert.match(asked?.body ?? '', new RegExp(`^${name}: version 1\\.0\\.0 waits for approval: run \`berth approve ${name} 1\\.0\\.0\``));
 
   // logrotate: rename, then SIGHUP.
   await rename(logFile, `${logFile}.1`);
