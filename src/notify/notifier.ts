@@ -98,6 +98,8 @@ export class Notifier {
   /** Problems logged already (a bad secret file, a damaged ledger), so each is told once, not every pass. */
   private readonly told = new Map<string, string>();
   private stopped = false;
+  /** Per stack, the ledger write last queued: writes run one after another (see persist). */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: NotifierDeps) {
     this.startedAt = deps.clock.now();
@@ -179,6 +181,17 @@ export class Notifier {
     }
   }
 
+  /**
+   * Writes the stack's ledger as it is when the write starts. Webhooks deliver concurrently;
+   * two overlapping atomic writes could land in the wrong order and lose a delivered key
+   * (which a crash would then send again), so they are queued: the last one holds everything.
+   */
+  private persist(stack: string, ledger: NotifyLedger): Promise<void> {
+    const write = (this.writes.get(stack) ?? Promise.resolve()).catch(() => undefined).then(() => writeLedger(this.deps.state, stack, ledger));
+    this.writes.set(stack, write);
+    return write;
+  }
+
   private async round(stack: string): Promise<void> {
     const input = this.latest.get(stack);
     if (input === undefined || this.stopped) return;
@@ -197,7 +210,7 @@ export class Notifier {
         added = true;
       }
     }
-    if (added) await writeLedger(this.deps.state, stack, ledger);
+    if (added) await this.persist(stack, ledger);
     const events = eventsOf(stack, input.status);
     await Promise.all(hooks.map((h) => this.deliver(stack, h, events, ledger)));
   }
@@ -224,7 +237,7 @@ export class Notifier {
       const current = new Set(events.map((x) => x.key));
       const stale = entry.delivered.filter((k) => !current.has(k)).slice(-KEEP_STALE_KEYS);
       entry.delivered = [...stale, ...entry.delivered.filter((k) => current.has(k)), e.key];
-      await writeLedger(this.deps.state, stack, ledger);
+      await this.persist(stack, ledger);
       const r = this.retries.get(retryKey);
       if (r?.timer !== undefined) this.deps.clock.clearTimeout(r.timer);
       this.retries.delete(retryKey);

@@ -188,6 +188,25 @@ test('each event reaches the webhook once, in order, after failed attempts; a ne
   again.stop();
 });
 
+test('webhooks of one stack deliver side by side and the ledger keeps what each heard', async () => {
+  receiver.answer = () => 200;
+  const state = join(dir, 'two');
+  const notify = ['/two-a', '/two-b', '/two-c'].map((p) => hook({ url: `${receiver.url}${p}` }));
+  const { log } = capture();
+  const status = statusWith([rollback1, failed2, applied1]);
+  const n = notifier(state, log, { clock: { ...systemClock, now: () => new Date(T0) } });
+  await n.consider('shop', status, notify);
+  await n.idle();
+  n.stop();
+  const ledger = parseYaml('notify.yaml', await readFile(ledgerPath(new StateStore(state), 'shop'), 'utf8')) as { webhooks: Record<string, { delivered: string[] }> };
+  assert.deepEqual(Object.values(ledger.webhooks).map((w) => w.delivered.length), [3, 3, 3]);
+  const again = notifier(state, log);
+  await again.consider('shop', status, notify);
+  await again.idle();
+  again.stop();
+  for (const p of ['/two-a', '/two-b', '/two-c']) assert.equal(receiver.accepted(p).length, 3, p);
+});
+
 test('a webhook added later hears outcomes from then on and the states that hold now, not old outcomes', async () => {
   const path = '/late';
   receiver.answer = () => 200;
