@@ -162,6 +162,8 @@ export class Notifier {
       const id = hookId(spec);
       if (seen.has(id)) continue;
       seen.add(id);
+      // A Slack or Discord hook's URL is its credential: hidden wherever it might be quoted.
+      if (spec.format === 'slack' || spec.format === 'discord') registerSecret(spec.url);
       hooks.push({ id, spec, events: new Set(spec.events ?? NOTIFY_EVENTS), baseDir, target: webhookTarget(spec) });
     }
     return hooks;

@@ -19,7 +19,7 @@ import { buildRequest } from '../../src/notify/format.js';
 import { ledgerPath } from '../../src/notify/ledger.js';
 import { Notifier, webhookTarget } from '../../src/notify/notifier.js';
 import { StateStore } from '../../src/store/state.js';
-import { redactingLogOptions } from '../../src/util/redact.js';
+import { redactingLogOptions, redactText } from '../../src/util/redact.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const T0 = '2026-01-02T03:00:00.000Z';
@@ -240,6 +240,7 @@ test('defaults from --notify-config: slack and ntfy shapes, events filtered, the
   await n.idle();
   const slack = receiver.accepted('/slack');
   assert.equal(slack.length, 1, 'slack hears only failed');
+  assert.equal(redactText(`posting to ${receiver.url}/slack failed`), 'posting to *** failed', "a slack hook's URL is a credential");
   assert.match((JSON.parse(slack[0]!.body) as { text: string }).text, /^shop: the update to version 2\.0\.0 \(revision 2\) failed/);
   const ntfy = receiver.accepted('/ntfy/berth');
   assert.deepEqual(ntfy.map((r) => r.headers['title']), ['berth: shop update applied (1.0.0)', 'berth: shop update failed (2.0.0)']);
