@@ -28,7 +28,13 @@ export function createLogger(level: string, opts: LoggerOptions = {}): Logger {
   // Tokens and passwords berth was given in its environment are hidden wherever they appear.
   registerEnvSecrets(process.env);
   if (opts.file !== undefined) {
-    const dest = pino.destination({ dest: opts.file, append: true, sync: true, mkdir: true, mode: LOG_FILE_MODE });
+    let dest: ReturnType<typeof pino.destination>;
+    try {
+      dest = pino.destination({ dest: opts.file, append: true, sync: true, mkdir: true, mode: LOG_FILE_MODE });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new Error(`cannot open the log file ${opts.file} for appending (${code}): make it and its folder writable by berth's user, or name another file with --log-file`, { cause: err });
+    }
     const log = pino({ level, ...redactingLogOptions }, dest);
     // sonic-boom keeps the descriptor of the file it has open (a new one after reopen) in `fd`;
     // pino's bundled types leave it out. Opened with sync: true, it is a number at once.
