@@ -141,3 +141,23 @@ test('each outcome reaches the webhook exactly once, signed, across a SIGKILL in
   const ledger = await readFile(join(d.state, name, 'notify.yaml'), 'utf8');
   assert.ok(!ledger.includes(SECRET));
 });
+
+test('berth run --notify-config: the defaults reach a stack without spec.notify, in the slack shape', async () => {
+  const d = await berthDirs(dir, 'defaults');
+  const other = uniqueName('notify-def');
+  await mkdir(join(d.manifests, other));
+  await writeFile(join(d.manifests, other, 'compose.yaml'), composeFile({ web: 'placeholder' }));
+  // Notify mode: 1.0.0 waits for approval, so berth announces it and runs nothing.
+  await writeFile(join(d.manifests, `${other}.yaml`), stackManifest({ name: other, version: '1.0.0', images: { web: good.pinned }, mode: 'notify' }));
+  const config = join(d.manifests, '..', 'notify.yaml');
+  await writeFile(config, stringify({ notify: [{ url: `${receiver.url}/slack-defaults`, format: 'slack', events: ['awaitingApproval'] }] }));
+  receiver.answer = () => 200;
+  const p = BerthProcess.start({ ...d, args: ['--notify-config', config] });
+  await p.started();
+  await receiver.waitFor('the approval request', (r) => r.accepted('/slack-defaults').length === 1);
+  const body = JSON.parse(receiver.accepted('/slack-defaults')[0]!.body) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body), ['text']);
+  assert.match(String(body['text']), new RegExp(`^${other}: version 1\\.0\\.0 waits for approval`));
+  await p.stop();
+  await removeProject(other);
+});
