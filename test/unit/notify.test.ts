@@ -174,7 +174,9 @@ test('each event reaches the webhook once, in order, after failed attempts; a ne
   const got = receiver.accepted(path).map((r) => (JSON.parse(r.body) as { event: string }).event);
   assert.deepEqual(got, ['applied', 'failed', 'rolledBack']);
   assert.equal(receiver.received.filter((r) => r.path === path).length, 5, 'two refused attempts, then three deliveries');
-  assert.equal(lines().filter((l) => l.includes('"level":40') && l.includes('HTTP 500')).length, 2);
+  const refusals = lines().filter((l) => l.includes('"level":40') && l.includes('HTTP 500')).map((l) => JSON.parse(l) as { attempt: number; retryInMs: number });
+  // Exponential backoff: 20 ms, then 40 ms (backoffMs 20, doubling).
+  assert.deepEqual(refusals.map((r) => [r.attempt, r.retryInMs]), [[1, 20], [2, 40]]);
   // The last delivery is written down once its round ends (a crash before that repeats it: at least once).
   await n.idle();
   assert.equal((await stat(ledgerPath(new StateStore(state), 'shop'))).mode & 0o777, 0o600);
