@@ -21,6 +21,13 @@ import { Notifier, webhookTarget } from '../../src/notify/notifier.js';
 import { StateStore } from '../../src/store/state.js';
 import { redactingLogOptions, redactText } from '../../src/util/redact.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { decide } from '../../src/plan/decide.js';
+import { chooseRelease } from '../../src/plan/offer.js';
+import { buildStatus } from '../../src/plan/status.js';
+import { followChannel, releaseTarget } from '../../src/plan/target.js';
+import { NOW, channelRelease, channelView, following, observed, record, recorded, release, runningOf, source, valid } from './fixtures.js';
+
+const r100 = channelRelease(release('1.0.0'));
 
 const T0 = '2026-01-02T03:00:00.000Z';
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
@@ -83,6 +90,21 @@ test('a waiting release is announced as available, and as awaiting approval unde
   // A pinned stack in notify mode: the target waits, no channel involved.
   const pinned = statusWith([], { targetVersion: '1.1.0', conditions: [cond('AwaitingApproval', 'True', 'ApprovalRequired', 'version 1.1.0 waits for approval')] });
   assert.deepEqual(eventsOf('shop', pinned).map((e) => e.key), ['awaitingApproval/1.1.0']);
+});
+
+test('on a status the planner builds: a channel major waiting for approval is announced under its own version, not the running one', () => {
+  const rev = { ...record(releaseTarget(source(following()), r100), 1), release: releaseTarget(source(following()), r100).release! };
+  const feed = [r100, channelRelease(release('2.0.0'))];
+  const stack = following();
+  const offer = chooseRelease({ releases: feed.map((r) => r.release), current: '1.0.0', spec: stack.spec, now: NOW });
+  const view = channelView({ ...(offer.available !== undefined ? { available: offer.available } : {}) });
+  const t = followChannel(source(stack), offer, feed, rev, view);
+  const running = observed(runningOf(rev, { web: { health: 'healthy' } }));
+  const desired = valid(t);
+  const p = decide({ desired, recorded: recorded(rev), observed: running, progress: { history: [], revision: 1 }, now: NOW });
+  const s = buildStatus({ name: 'shop', desired, recorded: recorded(rev), observed: running, plan: p, progress: p.progress, now: NOW });
+  assert.equal(s.status.targetVersion, '1.0.0');
+  assert.deepEqual(eventsOf('shop', s).map((e) => e.key), ['updateAvailable/2.0.0', 'awaitingApproval/2.0.0']);
 });
 
 test('formats: slack {text}, discord {content} (2000 characters at most), ntfy text with Title/Tags/Priority and a Bearer token, json signed', () => {
