@@ -58,8 +58,10 @@ function outcomeEvent(stack: string, h: HistoryEntry, older: readonly HistoryEnt
     return { ...base, key: entryKey('failed', h), event: 'failed', text: `${stack}: the update to version ${h.version} (revision ${h.revision}) failed${why(h)}; ${next}` };
   }
   if (h.operation === 'rollback' && h.outcome === 'Healthy') {
-    // The update it undid: the newest update entry before it that was rolled back.
-    const undone = older.find((o) => o.operation === 'update' && o.outcome === 'RolledBack');
+    // The update it undid: the entry just before it, when that update was rolled back (a
+    // person's `berth rollback` undoes no failure, and an older failure is not this one's).
+    const prev = older[0];
+    const undone = prev?.operation === 'update' && prev.outcome === 'RolledBack' ? prev : undefined;
     const after = undone !== undefined ? ` after version ${undone.version} failed` : '';
     return {
       ...base,

@@ -63,6 +63,13 @@ test('the status calls for one event per outcome, oldest first: applied, failed,
   assert.match(events[1]!.text, /update to version 2\.0\.0 \(revision 2\) failed \(Unhealthy: web is unhealthy\); berth rolls back/);
 });
 
+test("a rollback a person asked for names no failed version; one after a failure names that failure's", () => {
+  const manual: HistoryEntry = { revision: 1, version: '1.0.0', operation: 'rollback', started: at(9), finished: at(10), outcome: 'Healthy' };
+  const applied3: HistoryEntry = { revision: 3, version: '3.0.0', operation: 'update', started: at(5), finished: at(6), outcome: 'Healthy' };
+  const events = eventsOf('shop', statusWith([manual, applied3, rollback1, failed2, applied1]));
+  assert.deepEqual(events.filter((e) => e.event === 'rolledBack').map((e) => [e.version, e.failedVersion]), [['1.0.0', '2.0.0'], ['1.0.0', undefined]]);
+});
+
 test('an update in flight or superseded calls for nothing; a failed rollback is a failure', () => {
   const progressing: HistoryEntry = { revision: 3, version: '3.0.0', operation: 'update', started: at(5), outcome: 'Progressing' };
   const superseded: HistoryEntry = { ...progressing, revision: 4, outcome: 'Superseded', finished: at(6) };
