@@ -11,7 +11,7 @@ import { StateStore } from '../store/state.js';
 import { startWebServer } from '../web/server.js';
 import { webRoutes } from '../web/routes.js';
 import { createLogger } from './log.js';
-import { notifyDefaultsFromFile } from '../notify/defaults.js';
+import { openNotifyDefaults } from '../notify/defaults.js';
 import { age, table } from './table.js';
 
 export interface RunOptions {
@@ -30,6 +30,7 @@ export interface RunOptions {
 
 export async function runCommand(opts: RunOptions): Promise<number> {
   const log = createLogger(opts.logLevel, opts.logFile !== undefined ? { file: opts.logFile } : {});
+  const notifyDefaults = opts.notifyConfig !== undefined ? await openNotifyDefaults(opts.notifyConfig, log) : undefined;
   const engine = await Engine.connect();
   const compose = await ComposeCli.detect();
   const operator = new Operator({
@@ -39,7 +40,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     compose,
     log,
     workers: opts.workers,
-    ...(opts.notifyConfig !== undefined ? { notifyDefaults: notifyDefaultsFromFile(opts.notifyConfig, log) } : {}),
+    ...(notifyDefaults !== undefined ? { notifyDefaults } : {}),
   });
   if (opts.once) {
     const results = await operator.runOnce();

@@ -9,6 +9,23 @@ import { parseNotifyConfig } from '../api/validate-notify.js';
 import { readRegularFile } from '../util/files.js';
 import type { NotifyDefaults } from './notifier.js';
 
+/**
+ * The defaults in `file`, checked once now: a file that is missing or invalid at start is an
+ * error (a typo in a flag should not pass for "no notifications"). Later problems (the file
+ * edited into something invalid) are logged once, and stacks without spec.notify go without
+ * notifications until it is fixed.
+ */
+export async function openNotifyDefaults(file: string, log: Logger): Promise<NotifyDefaults> {
+  const path = resolve(file);
+  try {
+    parseNotifyConfig(path, await readRegularFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code !== undefined ? `cannot read the notification defaults ${path} (${code}): check --notify-config / BERTH_NOTIFY_CONFIG` : (err as Error).message, { cause: err });
+  }
+  return notifyDefaultsFromFile(path, log);
+}
+
 export function notifyDefaultsFromFile(file: string, log: Logger): NotifyDefaults {
   const path = resolve(file);
   let cached: { text: string; webhooks: NotifySpec } | undefined;

@@ -329,3 +329,19 @@ test("the README's notification examples are valid as written", async () => {
   assert.deepEqual(stack.spec.notify?.map((h) => h.format), ['json', 'slack', 'ntfy']);
   assert.equal(parseNotifyConfig('README.md', blocks[1]!)[0]?.secretFile, 'ntfy.token');
 });
+
+test('--notify-config that is missing or invalid at start is an error naming the file; a later bad edit is logged and skipped', async () => {
+  const { openNotifyDefaults } = await import('../../src/notify/defaults.js');
+  const { log, lines } = capture();
+  await assert.rejects(openNotifyDefaults(join(dir, 'no-such-notify.yaml'), log), /cannot read the notification defaults .*no-such-notify\.yaml \(ENOENT\): check --notify-config/);
+  const file = join(dir, 'bad-notify.yaml');
+  await writeFile(file, 'notify:\n  - url: ftp://x\n');
+  await assert.rejects(openNotifyDefaults(file, log), /bad-notify\.yaml: notify\.0\.url: must match/);
+  await writeFile(file, 'notify:\n  - url: http://127.0.0.1:1/x\n');
+  const defaults = await openNotifyDefaults(file, log);
+  assert.equal((await defaults.webhooks())?.webhooks.length, 1);
+  await writeFile(file, 'notify: nope\n');
+  assert.equal(await defaults.webhooks(), undefined);
+  assert.equal(await defaults.webhooks(), undefined);
+  assert.equal(lines().filter((l) => l.includes('cannot use the notification defaults')).length, 1, 'told once');
+});
