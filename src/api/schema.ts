@@ -198,6 +198,45 @@ const policySchema = {
   },
 } as const;
 
+export const NOTIFY_EVENTS = ['updateAvailable', 'awaitingApproval', 'applied', 'failed', 'rolledBack'] as const;
+export const NOTIFY_FORMATS = ['json', 'slack', 'discord', 'ntfy'] as const;
+
+// An outgoing webhook. The secret may sit in the manifest, but need not: a file beside it
+// (0600, kept out of git) or a variable in berth's environment keep it out of the manifest.
+export const webhookSchema = {
+  type: 'object',
+  required: ['url'],
+  additionalProperties: false,
+  // One place for the secret at most, so nobody wonders which of two wins.
+  not: { anyOf: [{ required: ['secret', 'secretFile'] }, { required: ['secret', 'secretEnv'] }, { required: ['secretFile', 'secretEnv'] }] },
+  properties: {
+    url: { type: 'string', pattern: '^https?://[^\\s]+$', description: 'Where berth POSTs the notification.' },
+    format: {
+      enum: NOTIFY_FORMATS,
+      default: 'json',
+      description:
+        "json: berth's event document, signed (X-Berth-Signature) when a secret is set. slack / discord: an incoming webhook's {text} / {content}. ntfy: a text message with Title and Tags headers (the secret, if any, is sent as a Bearer token).",
+    },
+    secret: { type: 'string', minLength: 1, description: 'The HMAC-SHA256 key (json) or access token (ntfy), inline. Prefer secretFile or secretEnv.' },
+    secretFile: { type: 'string', minLength: 1, description: "A file holding the secret, relative to this manifest's folder (or absolute); read when sending." },
+    secretEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: "The name of a variable in berth's environment holding the secret." },
+    events: {
+      type: 'array',
+      minItems: 1,
+      items: { enum: NOTIFY_EVENTS },
+      description: 'What this webhook hears (default: every event).',
+    },
+    timeoutSeconds: { type: 'integer', minimum: 1, maximum: 120, default: 10, description: 'An attempt not answered by then failed; berth tries again with backoff.' },
+  },
+} as const;
+
+export const notifySchema = {
+  type: 'array',
+  maxItems: 16,
+  items: webhookSchema,
+  description: "Webhooks told about this stack's updates. Absent: berth's own default (--notify-config); [] for none.",
+} as const;
+
 export const stackSchema = {
   $id: 'https://berth.dev/schemas/v1alpha1/stack.json',
   title: 'Stack',
@@ -296,6 +335,7 @@ export const stackSchema = {
         rollback: rollbackSchema,
         channel: channelSchema,
         policy: policySchema,
+        notify: notifySchema,
       },
     },
   },

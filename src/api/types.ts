@@ -1,6 +1,6 @@
 // TypeScript types derived from the schemas, so the two can never disagree.
 import type { FromSchema } from 'json-schema-to-ts';
-import type { releaseIndexSchema, releaseSchema, stackSchema, stackStatusSchema, UPDATE_MODES } from './schema.js';
+import type { NOTIFY_EVENTS, NOTIFY_FORMATS, releaseIndexSchema, releaseSchema, stackSchema, stackStatusSchema, UPDATE_MODES } from './schema.js';
 
 export type Stack = FromSchema<typeof stackSchema>;
 export type StackSpec = Stack['spec'];
@@ -52,3 +52,8 @@ export type Signature = NonNullable<Release['signature']>;
 /** A release as it appears in an index: signed. */
 export type SignedRelease = Release & { signature: Signature };
 export type ReleaseIndex = FromSchema<typeof releaseIndexSchema>;
+
+export type NotifySpec = NonNullable<StackSpec['notify']>;
+export type WebhookSpec = NotifySpec[number];
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];

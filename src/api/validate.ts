@@ -70,6 +70,9 @@ function describe(e: ErrorObject): FieldProblem {
       }
       return { path: base, message: `must match ${String(p['pattern'])}` };
     case 'not':
+      if (/(^|\.)notify\.[0-9]+$/.test(base)) {
+        return { path: base, message: 'names its secret more than once: keep one of secret, secretFile, secretEnv' };
+      }
       if (base === 'spec.compose') {
         return { path: 'spec.compose.files', message: 'cannot be set together with spec.compose.file: list that file in files instead' };
       }

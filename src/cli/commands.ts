@@ -9,6 +9,7 @@ import { startWebServer } from '../web/server.js';
 import { webRoutes } from '../web/routes.js';
 import { createLogger } from './log.js';
 import { pullBarsForTerminal } from './progress.js';
+import { openNotifyDefaults } from '../notify/defaults.js';
 
 export interface RunOptions {
   manifests: string;
@@ -18,12 +19,20 @@ export interface RunOptions {
   workers: number;
   /** `HOST:PORT` for the web console, /metrics and the health endpoints, or `off`. */
   http: string;
+  /** Append the log here (reopened on SIGHUP) instead of writing it to stderr. */
+  logFile?: string;
+  /** berth's notification defaults: the webhooks of stacks without spec.notify. */
+  notifyConfig?: string;
 }
 
 export async function runCommand(opts: RunOptions): Promise<number> {
   // A person watching a one-off pass on a terminal sees each image come down.
   const bars = opts.once ? pullBarsForTerminal() : undefined;
-  const log = createLogger(opts.logLevel, bars?.logStream());
+  const log = createLogger(opts.logLevel, {
+    ...(opts.logFile !== undefined ? { file: opts.logFile } : {}),
+    ...(bars !== undefined ? { terminal: bars.logStream() } : {}),
+  });
+  const notifyDefaults = opts.notifyConfig !== undefined ? await openNotifyDefaults(opts.notifyConfig, log) : undefined;
   const engine = await Engine.connect();
   const compose = await ComposeCli.detect();
   const operator = new Operator({
@@ -34,6 +43,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     log,
     workers: opts.workers,
     ...(bars !== undefined ? { pullProgress: bars } : {}),
+    ...(notifyDefaults !== undefined ? { notifyDefaults } : {}),
   });
   if (opts.once) {
     const results = await operator.runOnce();

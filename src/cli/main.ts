@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_HTTP_ADDR, parseAddr } from '../web/server.js';
 import { APPROVE_HELP, approveCommand } from './approve.js';
 import { runCommand, type RunOptions } from './commands.js';
+import { fatalFd } from './log.js';
 import { DIFF_HELP, diffCommand, RENDER_HELP, renderCommand } from './diff.js';
 import { DEFAULT_MANIFESTS, DEFAULT_STATE, dirOf, existingDirOf, MissingDirError } from './dirs.js';
 import { AGE_HELP, describeCommand, getCommand } from './get.js';
@@ -77,6 +78,8 @@ function runOptions(): Option[] {
     new Option('--http <addr>', `where the web console, /metrics, /healthz and /readyz listen ("off": nowhere; --once serves nothing)`)
       .default(process.env['BERTH_HTTP'] ?? DEFAULT_HTTP_ADDR)
       .argParser(httpAddr),
+    new Option('--log-file <path>', 'append the log to PATH (JSON lines) instead of stderr; SIGHUP reopens it (logrotate)').env('BERTH_LOG_FILE'),
+    new Option('--notify-config <file>', 'webhooks for every stack without spec.notify (see the README, Notifications)').env('BERTH_NOTIFY_CONFIG'),
   ];
 }
 
@@ -284,7 +287,7 @@ function fatal(origin: string, reason: unknown): void {
     msg: `berth stops on ${origin}: ${err.message}; exiting with code ${FATAL_EXIT} so its supervisor restarts it (the state folder is crash-safe: the next start finishes what was in flight). Please report this with the stack trace.`,
   };
   try {
-    writeSync(2, `${JSON.stringify(line)}\n`);
+    writeSync(fatalFd(), `${JSON.stringify(line)}\n`);
   } finally {
     process.exit(FATAL_EXIT);
   }

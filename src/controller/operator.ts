@@ -23,6 +23,7 @@ import { Reconciler, type ReconcileResult } from './reconciler.js';
 import { Reporter } from './report.js';
 import { instanceId } from '../store/channel.js';
 import { Metrics } from './metrics.js';
+import { Notifier, type NotifyDefaults } from '../notify/notifier.js';
 
 export interface OperatorOptions {
   manifestsDir: string;
@@ -38,6 +39,8 @@ export interface OperatorOptions {
   pullTimeoutMs?: number;
   composeTimeoutMs?: number;
   pullProgress?: PullProgress;
+  /** berth's notification defaults (--notify-config): the webhooks of stacks without spec.notify. */
+  notifyDefaults?: NotifyDefaults;
 }
 
 /** Engine events that say nothing about a container's life (health checks run execs every second). */
@@ -77,7 +80,7 @@ export class Operator {
   }
   /** Reconcile passes finished so far (tests and metrics read this; an unchanged status is not rewritten). */
   passes = 0;
-  private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter } | undefined;
+  private channels: { checkIns: CheckIns; prefetcher: Prefetcher; reporter: Reporter; notifier: Notifier } | undefined;
   /** berth's Prometheus series (served at /metrics), in a registry of this operator's own. */
   readonly metrics: Metrics;
 
@@ -115,7 +118,7 @@ export class Operator {
       const results: PassResult[] = [];
       const keys = await this.rescan();
       this.reconciler.noteEngineInterruption();
-      const channels = await this.channelParts();
+      const channels = await this.channelParts(true);
       for (const key of keys) {
         this.stopIfLost(lock);
         let r = await this.reconcileSafely(key);
@@ -137,6 +140,7 @@ export class Operator {
       }
       await channels.prefetcher.idle();
       await channels.reporter.idle();
+      await channels.notifier.idle();
       return results;
     } finally {
       await lock.release();
@@ -177,7 +181,7 @@ export class Operator {
   }
 
   /** The release-channel machinery, made once the state folder is ours (it holds the instance id). */
-  private async channelParts(): Promise<NonNullable<Operator['channels']>> {
+  private async channelParts(once: boolean): Promise<NonNullable<Operator['channels']>> {
     if (this.channels !== undefined) return this.channels;
     const instance = await instanceId(this.opts.state);
     const { state, engine } = this.opts;
@@ -192,6 +196,7 @@ export class Operator {
       }),
       prefetcher: new Prefetcher({ engine, log: this.log, clock: this.clock, ...(this.opts.pullTimeoutMs ? { timeoutMs: this.opts.pullTimeoutMs } : {}) }),
       reporter: new Reporter({ state, log: this.log, clock: this.clock, instance }),
+      notifier: new Notifier({ state, log: this.log, clock: this.clock, instance, once, ...(this.opts.notifyDefaults ? { defaults: this.opts.notifyDefaults } : {}) }),
     };
     return this.channels;
   }
@@ -210,6 +215,7 @@ export class Operator {
           })
         : undefined,
       r.status !== undefined && r.channel !== undefined ? channels.reporter.consider(stack, r.status, r.channel.channel) : undefined,
+      r.status !== undefined ? channels.notifier.consider(stack, r.status, r.notify) : undefined,
     ]);
   }
 
@@ -217,7 +223,7 @@ export class Operator {
     if (this.running) return;
     const lock = (this.lock = await this.takeLock('berth run'));
     lock.signal.addEventListener('abort', () => this.onLockLost(lock.signal.reason as Error), { once: true });
-    await this.channelParts();
+    await this.channelParts(false);
     // Lost before it ran, stop() had nothing to stop: do not start either.
     lock.signal.throwIfAborted();
     this.running = true;
@@ -255,10 +261,13 @@ export class Operator {
     this.events?.abort();
     this.channels?.checkIns.stop();
     this.channels?.prefetcher.stop();
+    this.channels?.notifier.stop();
     this.queue.shutdown();
     await this.watcher?.close();
     // Workers finish the pass they are in: a compose up is never cut off by a clean stop.
     await Promise.all(this.workers);
+    // A delivery under way is written down (at most one request's timeout), so the next start does not repeat it.
+    await this.channels?.notifier.idle();
     await this.lock?.release();
     this.lock = undefined;
     this.log.info('berth operator stopped');

@@ -9,7 +9,7 @@
 // and during-verify (a pass found the revision not yet proven, before it wrote that down).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ResolvedStack, StackStatus } from '../api/types.js';
+import type { NotifySpec, ResolvedStack, StackStatus } from '../api/types.js';
 import { ComposeTimeoutError, type ComposeCli } from '../docker/compose.js';
 import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
 import { EngineError, type Engine } from '../docker/engine.js';
@@ -45,6 +45,7 @@ import { keepLegacyKey } from './legacy-revision.js';
 import { resolveTargetFile } from './target-file.js';
 import { claimOf, projectClashMessage } from '../plan/project-claims.js';
 import type { Metrics } from './metrics.js';
+import { levelOfAction, levelOfReady } from './log-levels.js';
 
 export interface ReconcilerDeps {
   state: StateStore;
@@ -78,6 +79,8 @@ export interface ReconcileResult {
   prefetch?: { version: string; images: string[] };
   /** The status this pass wrote (or kept). */
   status?: StackStatus;
+  /** The stack's spec.notify (of its last valid manifest); absent: berth's defaults apply. */
+  notify?: NotifySpec;
 }
 
 /** Rewrite an unchanged status at least this often, so its lastReconcileTime shows berth is alive. */
@@ -296,7 +299,7 @@ export class Reconciler {
     if (plan.action === 'verify') {
       slog.debug({ reason: plan.reason }, plan.message);
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);
-    } else if (plan.action !== 'none') slog.info({ action: plan.action, reason: plan.reason }, plan.message);
+    } else if (plan.action !== 'none') slog[levelOfAction(plan.action)]({ action: plan.action, reason: plan.reason }, plan.message);
     // Write-ahead: execute() writes the journal before each step, the first included; a plan
     // without steps has its journal written with the status at the end of the pass.
     let journal = plan.progress;
@@ -346,7 +349,7 @@ export class Reconciler {
     const ready = status.status.conditions.find((c) => c.type === 'Ready');
     const wasReady = previous?.status.conditions.find((c) => c.type === 'Ready');
     if (ready && (ready.status !== wasReady?.status || ready.reason !== wasReady?.reason)) {
-      slog.info({ ready: ready.status, reason: ready.reason }, ready.message);
+      slog[levelOfReady(ready.reason)]({ ready: ready.status, reason: ready.reason }, ready.message);
     }
     const healthPending = status.status.conditions.some((c) => c.type === 'Healthy' && c.reason === 'HealthPending');
     const resyncMs = (desired.valid ? desired.target.stack.spec.resyncSeconds : (last?.spec.resyncSeconds ?? 30)) * 1000;
@@ -354,7 +357,9 @@ export class Reconciler {
     if (journal.operation !== undefined) requeueAfterMs = VERIFY_POLL_MS;
     else if (plan.action !== 'none' || healthPending) requeueAfterMs = SETTLE_MS;
     const inFlight = journal.operation !== undefined;
+    const notify = (desired.valid ? desired.target.stack : this.lastValid.get(name))?.spec.notify;
     return {
+      ...(notify !== undefined ? { notify } : {}),
       requeueAfterMs,
       ...(error ? { error } : {}),
       watch,

@@ -4,7 +4,8 @@
 // a limit. The proxy settings of the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are
 // honoured, as a host behind a corporate proxy needs.
 import { STATUS_CODES } from 'node:http';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { envDispatcher } from '../util/http-dispatcher.js';
 import { FEED_LIMITS } from '../api/schema.js';
 import { berthVersion } from '../util/version.js';
 import { FeedError } from './errors.js';
@@ -37,13 +38,8 @@ export interface PostReportOptions {
 const MAX_REDIRECTS = 3;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-// Created on first use, not at import: importing this module must not read the environment
-// or open anything (and undici warns once when the agent is made).
-let sharedDispatcher: Dispatcher | undefined;
-function defaultDispatcher(): Dispatcher {
-  sharedDispatcher ??= new EnvHttpProxyAgent();
-  return sharedDispatcher;
-}
+// Created on first use, not at import: importing this module must not read the environment or open anything.
+const defaultDispatcher = envDispatcher;
 
 /** <url>/<channel>/index.json with the identity as query; a query already in the URL (a token, say) is kept. */
 export function indexUrl(base: string, channel: string, identity: FeedIdentity): URL {

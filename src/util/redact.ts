@@ -48,9 +48,48 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
 const PARAM_IN_TEXT = new RegExp(`([?&;]|\\b)([A-Za-z0-9_.-]*(?:${SECRET_WORDS})[A-Za-z0-9_.-]*)=([^&\\s"'<>;,]+)`, 'gi');
 const AUTH_HEADER_IN_TEXT = /\b((?:proxy-)?authorization|cookie|x-api-key)(["']?\s*[:=]\s*["']?)(?:(basic|bearer|token|digest)\s+)?([^\s"',;]+)/gi;
 
-/** Any text with the credentials in its URLs, query fragments and Authorization headers replaced by ***. */
+// A PEM private key (PKCS#8, RSA, EC, OpenSSH, encrypted): the whole block goes, armour included,
+// so not even a truncated key is left in a log line. `[^]*?` spans the base64 lines lazily.
+const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[^]*?(?:-----END \1PRIVATE KEY-----|$)/g;
+
+// Secret values berth learned at run time (a webhook's HMAC secret, the console's token, a
+// registry password): they may turn up anywhere, under any name, so they are found by value.
+// Shorter values are not registered: replacing every `abc` in a log would hide more than it protects.
+const MIN_SECRET_LENGTH = 6;
+const knownSecrets = new Set<string>();
+let knownPattern: RegExp | undefined;
+
+/**
+ * Makes redactText (and so every log line) replace this value wherever it appears. For
+ * secrets that come from files or the environment rather than a field named like a secret.
+ * Values shorter than 6 characters are ignored (see MIN_SECRET_LENGTH).
+ */
+export function registerSecret(value: string | undefined): void {
+  if (value === undefined) return;
+  const v = value.trim();
+  if (v.length < MIN_SECRET_LENGTH || knownSecrets.has(v)) return;
+  knownSecrets.add(v);
+  // Longest first, so a secret that contains another is replaced whole.
+  const escaped = [...knownSecrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  knownPattern = new RegExp(escaped.join('|'), 'g');
+}
+
+/** Environment variables whose value is a credential by their name (BERTH_HTTP_TOKEN, REGISTRY_PASSWORD, ...). */
+const SECRET_ENV = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)($|_)/i;
+
+/** Registers the values of this environment's credential variables (by name), for value-based redaction. */
+export function registerEnvSecrets(env: NodeJS.ProcessEnv): void {
+  for (const [name, value] of Object.entries(env)) if (SECRET_ENV.test(name)) registerSecret(value);
+}
+
+/**
+ * Any text with the credentials in its URLs, query fragments and Authorization headers, PEM
+ * private keys, and every registered secret value replaced by ***.
+ */
 export function redactText(text: string): string {
-  return text
+  const known = knownPattern === undefined ? text : text.replace(knownPattern, REDACTED);
+  return known
+    .replace(PEM_PRIVATE_KEY, REDACTED)
     .replace(URL_IN_TEXT, (url) => {
       // A URL ends a sentence now and then: keep trailing punctuation out of the parse.
       const m = /^(.*?)([.,;:)\]]*)$/.exec(url);
@@ -77,7 +116,9 @@ function redactError(err: Error, seen: WeakSet<object>): Error {
 
 // Log fields whose whole value is a credential. Narrower than SECRET_NAME: a field named
 // `publicKey` or `keyPath` is no secret, and its value is still searched for URLs.
-const SECRET_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|password|passwd|secret|token|access_token|api_?key|private_?key)$/i;
+// Docker's auth config names its credentials password, auth (base64 user:password), identitytoken, registrytoken.
+const SECRET_FIELD =
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|password|passwd|passphrase|secret|token|access_token|api_?key|private_?key|(client|webhook|hmac)_?secret|auth|identitytoken|registrytoken|registry_?password)$/i;
 
 function redactValue(value: unknown, seen: WeakSet<object>, key?: string): unknown {
   if (typeof value === 'string') return key !== undefined && SECRET_FIELD.test(key) ? REDACTED : redactText(value);

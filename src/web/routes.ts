@@ -8,6 +8,7 @@ import type { StateStore } from '../store/state.js';
 import { consoleActions } from './console/actions.js';
 import { ConsoleAuth, loadToken, TOKEN_ENV } from './console/auth.js';
 import { consoleRoutes } from './console/routes.js';
+import { registerSecret } from '../util/redact.js';
 import { metricsRoute } from './metrics-route.js';
 import { isLoopback, parseAddr, type Route } from './server.js';
 
@@ -26,6 +27,8 @@ export interface WebContext {
 /** Throws, before anything listens, when the console may not be served on ctx.addr (see loadToken). */
 export async function webRoutes(ctx: WebContext): Promise<Route[]> {
   const token = await loadToken(ctx.state.root, ctx.addr, ctx.env ?? process.env);
+  // Whatever path a token might take into a log line, it is hidden there.
+  registerSecret(token.token);
   const tokenHint = token.from === 'env' ? TOKEN_ENV : token.file;
   ctx.log.info(
     { signInWith: token.from === 'env' ? `$${TOKEN_ENV}` : token.file, madeNow: token.from === 'created' },

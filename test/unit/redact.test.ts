@@ -73,3 +73,36 @@ test('a logger with redactingLogOptions writes no credential in fields, errors o
   assert.match(text, /"type":"Error"/);
   assert.match(text, /check-in refused: GET https:\/\/\*\*\*@h\/\?sig=\*\*\*/);
 });
+
+test('a secret registered at run time is replaced wherever it appears, under any name; short values are not registered', async () => {
+  const { registerSecret } = await import('../../src/util/redact.js');
+  registerSecret('hook-secret-4711');
+  registerSecret('hook-secret-4711-longer');
+  registerSecret('abc');
+  assert.equal(redactText('signed with hook-secret-4711-longer, then hook-secret-4711.'), 'signed with ***, then ***.');
+  assert.equal(redactText('abc stays: too short to be told from ordinary words'), 'abc stays: too short to be told from ordinary words');
+  assert.deepEqual(redactDeep({ note: 'x hook-secret-4711 y', nested: { list: ['hook-secret-4711'] } }), { note: 'x *** y', nested: { list: ['***'] } });
+});
+
+test('credential environment variables (BERTH_HTTP_TOKEN, REGISTRY_PASSWORD, ...) are registered by name, others not', async () => {
+  const { registerEnvSecrets } = await import('../../src/util/redact.js');
+  registerEnvSecrets({ BERTH_HTTP_TOKEN: 'tok-from-env-1', REGISTRY_PASSWORD: 'pw-from-env-2', HOME: '/home/berth-user', PATH: '/usr/bin:/bin' });
+  assert.equal(redactText('tok-from-env-1 pw-from-env-2 /home/berth-user'), '*** *** /home/berth-user');
+});
+
+test('PEM private keys are removed whole, armour included, even cut short; public keys and certificates stay', () => {
+  const key = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----';
+  assert.equal(redactText(`the key ${key} was given`), 'the key *** was given');
+  assert.equal(redactText('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----'), '***');
+  assert.equal(redactText('cut: -----BEGIN RSA PRIVATE KEY-----\nMIIEow'), 'cut: ***');
+  const pub = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----';
+  assert.equal(redactText(pub), pub);
+});
+
+test("fields named as credentials are hidden whole: Docker's auth config (password, auth, identitytoken), webhook and client secrets", () => {
+  assert.deepEqual(redactDeep({ authconfig: { username: 'bob', password: 'p', auth: 'Ym9iOnA=', identitytoken: 'i', serveraddress: 'r.example' }, webhook_secret: 'w', clientSecret: 'c' }), {
+    authconfig: { username: 'bob', password: '***', auth: '***', identitytoken: '***', serveraddress: 'r.example' },
+    webhook_secret: '***',
+    clientSecret: '***',
+  });
+});
