@@ -3,20 +3,21 @@
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
 // comparison is plan/recreate.ts. Writes nothing to the state folder.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
 import { ComposeModels } from '../docker/compose-model.js';
 import type { Engine } from '../docker/engine.js';
 import { observeProject } from '../docker/observe.js';
-import { parseServiceHashes, recreatePlan, type ServiceDiff } from '../plan/recreate.js';
-import { renderRevision } from '../plan/render.js';
+import { serviceConfigHashes } from '../docker/config-hash.js';
+import { adoptedServices } from '../plan/adopt.js';
+import { recreatePlan, type ServiceDiff } from '../plan/recreate.js';
+import { carriedServices, renderRevision, renderUnlabelled } from '../plan/render.js';
+import type { RevisionRecord, Target } from '../plan/types.js';
 import { storedInstanceId } from '../store/channel.js';
 import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
-import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/files.js';
+import { mayAdopt } from './adoption.js';
 import { keepLegacyKey } from './legacy-revision.js';
 import { resolveTargetFile } from './target-file.js';
 
@@ -55,38 +56,47 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
   const isNew = applied === undefined || applied.targetKey !== target.key;
   const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
 
-  // Revision files can hold secrets: the rendered one goes to a private folder, removed after.
-  const dir = await mkdtemp(join(tmpdir(), 'berth-diff-'));
-  try {
-    let revisionFile: string;
-    let profiles: string[];
-    let project: string;
-    let projectDirectory: string;
-    if (next !== undefined) {
-      const rendered = renderRevision(target, next, applied?.services ?? [], await storedInstanceId(state).catch(() => undefined));
-      revisionFile = join(dir, 'compose.yaml');
-      await writeFileAtomic(revisionFile, rendered.composeText, PRIVATE.file, PRIVATE.dir);
-      ({ profiles } = rendered);
-      ({ project, projectDirectory } = target);
-    } else {
-      const record = applied as NonNullable<typeof applied>;
-      revisionFile = state.revisionComposePath(name, record.revision);
-      profiles = record.profiles ?? [];
-      ({ project, projectDirectory } = record);
+  const observed = await observeProject(engine, project0(target, applied, next));
+  let composeText: string;
+  let profiles: string[];
+  let project: string;
+  let projectDirectory: string;
+  if (next !== undefined) {
+    const recorded = applied !== undefined ? { applied } : {};
+    // Adopting a running install: what runs as berth would render it unlabelled stays (plan/adopt.ts).
+    let adopted: Record<string, string> = {};
+    if (mayAdopt({ valid: true, target }, recorded, observed)) {
+      const plain = renderUnlabelled(target);
+      const hashes = await serviceConfigHashes(compose, {
+        project: target.project,
+        projectDirectory: target.projectDirectory,
+        composeText: plain.composeText,
+        profiles: plain.profiles,
+      });
+      adopted = adoptedServices(Object.fromEntries(hashes), observed);
     }
-    const args = ['-p', project, '--project-directory', projectDirectory, '-f', revisionFile, ...profiles.flatMap((p) => ['--profile', p])];
-    const { stdout } = await compose.run([...args, 'config', '--hash', '*'], { timeoutMs: 60_000 });
-    const observed = await observeProject(engine, project);
-    const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
-    return {
-      stack: name,
-      manifest: file,
-      project,
-      ...(applied !== undefined ? { applied: applied.revision } : {}),
-      ...(next !== undefined ? { next } : {}),
-      services: recreatePlan(parseServiceHashes(stdout), running),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    const rendered = renderRevision(target, next, carriedServices(applied, target), await storedInstanceId(state).catch(() => undefined), adopted);
+    ({ composeText, profiles } = rendered);
+    ({ project, projectDirectory } = target);
+  } else {
+    const record = applied as NonNullable<typeof applied>;
+    composeText = await readRegularFile(state.revisionComposePath(name, record.revision));
+    profiles = record.profiles ?? [];
+    ({ project, projectDirectory } = record);
   }
+  const wanted = await serviceConfigHashes(compose, { project, projectDirectory, composeText, profiles });
+  const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
+  return {
+    stack: name,
+    manifest: file,
+    project,
+    ...(applied !== undefined ? { applied: applied.revision } : {}),
+    ...(next !== undefined ? { next } : {}),
+    services: recreatePlan(wanted, running),
+  };
+}
+
+/** The project the diff is about: the target's when a revision is due, else the applied one's. */
+function project0(target: Target, applied: RevisionRecord | undefined, next: number | undefined): string {
+  return next !== undefined || applied === undefined ? target.project : applied.project;
 }

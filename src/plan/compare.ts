@@ -6,6 +6,8 @@ export interface ExpectedRun {
   pinned?: string;
   /** Checked only when set: the berth revision label the service's containers must carry. */
   revision?: number;
+  /** Checked only when set: compose's config hash the service's containers must carry (an adopted service). */
+  configHash?: string;
   /** Containers expected; absent means at least one. 0 (`deploy.replicas: 0`) expects none. */
   replicas?: number;
   /** A one-shot job: exited 0 is done, a non-zero exit is a failure (see plan/services.ts). */
@@ -97,7 +99,17 @@ export function findDrift(expected: readonly ExpectedRun[], observed: Observed):
         });
       }
     }
-    if (svc.revision !== undefined) {
+    if (svc.configHash !== undefined) {
+      // An adopted service carries no berth label: compose's own hash says whether it runs the revision's definition.
+      const stale = containers.filter((c) => c.configHash !== svc.configHash);
+      if (stale.length > 0) {
+        drift.push({
+          service: svc.name,
+          kind: 'staleRevision',
+          detail: `${stale.map((c) => c.name).join(', ')} not created from this revision's definition (compose config hash ${svc.configHash.slice(0, 12)})`,
+        });
+      }
+    } else if (svc.revision !== undefined) {
       const stale = containers.filter((c) => c.revision !== svc.revision);
       if (stale.length > 0) {
         drift.push({

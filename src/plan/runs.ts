@@ -22,11 +22,11 @@ export function targetRuns(target: Target): ExpectedRun[] {
   });
 }
 
-/** What berth's own revision must look like when running: digests and revision labels. */
+/** What berth's own revision must look like when running: digests, and revision labels (compose's config hash for an adopted service). */
 export function revisionRuns(record: RevisionRecord): ExpectedRun[] {
   return record.services.map((s) => ({
     name: s.name,
-    revision: s.revision,
+    ...(s.configHash !== undefined ? { configHash: s.configHash } : { revision: s.revision }),
     ...(s.pinned !== undefined ? { pinned: s.pinned } : {}),
     ...(s.replicas !== undefined ? { replicas: s.replicas } : {}),
     ...(s.job === true ? { job: true } : {}),
