@@ -8,7 +8,10 @@ export interface ExpectedRun {
   revision?: number;
   /** Checked only when set: compose's config hash the service's containers must carry (an adopted service). */
   configHash?: string;
-  /** Containers expected; absent means at least one. 0 (`deploy.replicas: 0`) expects none. */
+  /**
+   * Exactly the containers expected (`deploy.replicas`/`scale`, else 1); 0 expects none.
+   * Absent only for a revision an older berth wrote, before it read replicas: at least one.
+   */
   replicas?: number;
   /** A one-shot job: exited 0 is done, a non-zero exit is a failure (see plan/services.ts). */
   job?: boolean;
@@ -75,6 +78,15 @@ export function findDrift(expected: readonly ExpectedRun[], observed: Observed):
     if (containers.length === 0) {
       drift.push({ service: svc.name, kind: 'missing', detail: svc.job === true ? 'the job has no container (it never ran)' : 'no container' });
       continue;
+    }
+    if (svc.replicas !== undefined && containers.length !== svc.replicas) {
+      // compose up scales to the model's count: it creates the missing replicas and removes the extra ones.
+      const names = containers.map((c) => c.name).join(', ');
+      drift.push(
+        containers.length < svc.replicas
+          ? { service: svc.name, kind: 'missing', detail: `${containers.length} of ${svc.replicas} replicas (${names})` }
+          : { service: svc.name, kind: 'unexpected', detail: `${containers.length} containers (${names}), ${svc.replicas} expected` },
+      );
     }
     const failed = containers.filter((c) => jobFailed(svc, c));
     if (failed.length > 0) {

@@ -18,7 +18,7 @@ export function targetRuns(target: Target): ExpectedRun[] {
   const shapes = serviceExpectations(target.compose.services, target.profiles);
   return Object.keys(target.compose.services).map((name) => {
     const pinned = target.images[name];
-    return { name, ...(pinned !== undefined ? { pinned } : {}), ...runShape(shapes[name]!) };
+    return { name, ...(pinned !== undefined ? { pinned } : {}), replicas: 1, ...runShape(shapes[name]!) };
   });
 }
 
@@ -28,7 +28,8 @@ export function revisionRuns(record: RevisionRecord): ExpectedRun[] {
     name: s.name,
     ...(s.configHash !== undefined ? { configHash: s.configHash } : { revision: s.revision }),
     ...(s.pinned !== undefined ? { pinned: s.pinned } : {}),
-    ...(s.replicas !== undefined ? { replicas: s.replicas } : {}),
+    // A revision rendered from compose's model records replicas unless 1; an older berth's recorded none.
+    ...(s.replicas !== undefined ? { replicas: s.replicas } : record.resolved === true ? { replicas: 1 } : {}),
     ...(s.job === true ? { job: true } : {}),
     ...(s.inactive === true ? { inactive: true } : {}),
   }));

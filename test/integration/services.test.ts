@@ -114,4 +114,27 @@ describe('one-shot jobs, profiles and replicas 0 on a real engine', () => {
     // The rollback ran revision 1's own job again, which exits 0: done, not broken.
     assert.equal(service(s, 'migrate')?.reason, 'JobCompleted');
   });
+
+  test('replicas: 2 means exactly two: a replica removed by hand is brought back by a repair', async () => {
+    const name = uniqueName('replicas');
+    const f: StackFields = { name, version: '1.0.0', images: { web: v1.pinned } };
+    await h.writeStack(f, stringify({ services: { web: { image: 'placeholder', init: false, deploy: { replicas: 2 } } } }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    const webs = async () => (await containersOf(name)).filter((c) => c.Labels['com.docker.compose.service'] === 'web' && c.State === 'running');
+    const two = await webs();
+    assert.equal(two.length, 2);
+
+    const before = upsOf(name);
+    await docker().getContainer(two[1]!.Id).remove({ force: true });
+    const gone = two[1]!.Id.slice(0, 12);
+    const s = await h.waitFor({ stack: name }, 'two web replicas running again', (x) => {
+      const running = service(x, 'web')?.containers.filter((c) => c.state === 'running') ?? [];
+      return isReady('1.0.0')(x) && running.length === 2 && running.every((c) => c.id !== gone);
+    });
+    assert.ok(upsOf(name) > before, 'berth repaired with compose up');
+    assert.equal(service(s, 'web')?.desiredReplicas, 2);
+    const after = await webs();
+    assert.equal(after.length, 2);
+    assert.ok(after.some((c) => c.Id === two[0]!.Id), 'the replica that kept running was left as it was');
+  });
 });
