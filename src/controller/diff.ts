@@ -12,7 +12,7 @@ import { serviceConfigHashes } from '../docker/config-hash.js';
 import { adoptedServices } from '../plan/adopt.js';
 import { recreatePlan, type ServiceDiff } from '../plan/recreate.js';
 import { carriedServices, renderRevision, renderUnlabelled } from '../plan/render.js';
-import type { RevisionRecord, Target } from '../plan/types.js';
+import type { ExpectedService, RevisionRecord, Target } from '../plan/types.js';
 import { storedInstanceId } from '../store/channel.js';
 import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
@@ -61,6 +61,7 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
   let profiles: string[];
   let project: string;
   let projectDirectory: string;
+  let services: ExpectedService[];
   if (next !== undefined) {
     const recorded = applied !== undefined ? { applied } : {};
     // Adopting a running install: what runs as berth would render it unlabelled stays (plan/adopt.ts).
@@ -76,16 +77,19 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
       adopted = adoptedServices(Object.fromEntries(hashes), observed);
     }
     const rendered = renderRevision(target, next, carriedServices(applied, target), await storedInstanceId(state).catch(() => undefined), adopted);
-    ({ composeText, profiles } = rendered);
+    ({ composeText, profiles, services } = rendered);
     ({ project, projectDirectory } = target);
   } else {
     const record = applied as NonNullable<typeof applied>;
     composeText = await readRegularFile(state.revisionComposePath(name, record.revision));
     profiles = record.profiles ?? [];
+    services = record.services;
     ({ project, projectDirectory } = record);
   }
   const wanted = await serviceConfigHashes(compose, { project, projectDirectory, composeText, profiles });
-  const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
+  // compose leaves what a person runs of an inactive profile alone (--remove-orphans included): not a removal.
+  const inactive = new Set(services.filter((x) => x.inactive === true).map((x) => x.name));
+  const running = observed.containers.filter((c) => !inactive.has(c.service)).map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
   return {
     stack: name,
     manifest: file,

@@ -13,7 +13,7 @@ import { LABEL_REVISION, LABEL_STACK, type ExpectedService, type RevisionRecord,
 export interface Rendered {
   composeText: string;
   services: ExpectedService[];
-  /** Profiles its services carry: compose's model holds only active services, so all of them are enabled. */
+  /** The active profiles its services carry: compose up enables these, and so runs exactly the active services. */
   profiles: string[];
 }
 
@@ -83,10 +83,13 @@ function render(
   const expected: ExpectedService[] = [];
   const profiles = new Set<string>();
   const shapes = serviceExpectations(target.compose.services, target.profiles);
+  const active = new Set(target.profiles ?? []);
+  const all = active.has('*');
   for (const [name, def] of Object.entries(target.compose.services)) {
     const pinned = target.images[name];
     const service: Record<string, unknown> = { ...def };
-    for (const p of shapes[name]!.profiles) profiles.add(p);
+    // Only what is active: `--profile` of an inactive profile would start its services too.
+    if (shapes[name]!.active) for (const p of shapes[name]!.profiles) if (all || active.has(p)) profiles.add(p);
     if (pinned !== undefined) {
       service['image'] = pinned;
       // A pinned image is what runs; a build section would let `compose up` build something else.
