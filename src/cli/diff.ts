@@ -10,7 +10,10 @@ export const DIFF_USAGE = `  berth diff NAME [--manifests DIR] [--state DIR] [-o
       What berth's next revision of the stack would do to each service, compared with what
       runs (compose's config hash): create, recreate, keep, or remove (as an orphan). Run it
       before handing a running install to berth. Changes nothing. --manifests finds a stack
-      berth has not run yet. Exit 0 when nothing would be recreated or removed, 1 otherwise.
+      berth has not run yet. For a stack that follows a channel, the next revision is the
+      release berth would apply next among those it accepted at its last check-in (the feed
+      is not asked; a release waiting for approval is shown with why it waits).
+      Exit 0 when nothing would be recreated or removed, 1 otherwise.
 `;
 
 export async function diffCommand(argv: string[]): Promise<number> {
@@ -48,7 +51,8 @@ export async function diffCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
   } else {
     const what = diff.next !== undefined ? `revision ${diff.next} (not applied yet)` : `revision ${diff.applied} (applied; no new revision is due)`;
-    process.stdout.write(`stack ${diff.stack}, project ${diff.project}: ${what}\n`);
+    process.stdout.write(`stack ${diff.stack}, project ${diff.project}, version ${diff.version}: ${what}\n`);
+    if (diff.waiting !== undefined && diff.next !== undefined) process.stdout.write(`waiting: ${diff.waiting}\n`);
     process.stdout.write(table([['SERVICE', 'CHANGE', 'CONTAINERS'], ...diff.services.map((s) => [s.service, s.change, s.containers.join(', ') || '-'])]));
   }
   return disruptive ? 1 : 0;

@@ -3,9 +3,9 @@
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
 // comparison is plan/recreate.ts. Writes nothing to the state folder.
-import type { ResolvedStack } from '../api/types.js';
+import type { Quarantine, ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
-import { ComposeModels } from '../docker/compose-model.js';
+import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
 import type { Engine } from '../docker/engine.js';
 import { observeProject } from '../docker/observe.js';
 import { serviceConfigHashes } from '../docker/config-hash.js';
@@ -19,12 +19,17 @@ import type { StateStore } from '../store/state.js';
 import { readRegularFile } from '../util/files.js';
 import { mayAdopt } from './adoption.js';
 import { keepLegacyKey } from './legacy-revision.js';
-import { resolveTargetFile } from './target-file.js';
+import { ReleaseCache } from './releases.js';
+import { resolveTargetFile, type FollowContext } from './target-file.js';
 
 export interface StackDiff {
   stack: string;
   manifest: string;
   project: string;
+  /** The version berth would run: the Stack's, or the release of its channel it would apply next. */
+  version: string;
+  /** Why that version is not applied yet by itself (approval, policy, cooldown), if it waits. */
+  waiting?: string;
   /** The revision that runs (undefined: berth has applied none), and the one berth would write, if any. */
   applied?: number;
   next?: number;
@@ -43,16 +48,18 @@ async function manifestOf(state: StateStore, name: string, manifestsDir: string 
 export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
   const { state, engine, compose } = deps;
   const { file, stack } = await manifestOf(state, name, deps.manifestsDir);
-  if (stack.spec.channel !== undefined) {
-    throw new Error(`stack "${name}" follows channel "${stack.spec.channel.name}": berth diff shows only stacks with spec.version for now`);
-  }
   const status = await state.readStatus({ stack: name }).catch(() => undefined);
   const appliedNumber = status?.status.revision;
   const applied = appliedNumber !== undefined ? await state.readRevision(name, appliedNumber) : undefined;
   const models = new ComposeModels(compose);
-  const resolved = await resolveTargetFile(file, stack, models, undefined, applied?.project);
+  const follow = await followOf(name, stack, file, state, applied, status?.status.quarantine);
+  const resolved = await resolveTargetFile(file, stack, models, follow, applied?.project);
   if ('error' in resolved) throw new Error(resolved.error);
-  const target = await keepLegacyKey(models, resolved.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
+  const offered = await offeredTarget(file, stack, models, follow, applied, resolved.target);
+  if (offered.target.version === '') {
+    throw new Error(`stack "${name}" follows channel "${stack.spec.channel?.name ?? ''}" and has no release from it yet: there is nothing to compare; wait for a check-in (berth get ${name})`);
+  }
+  const target = await keepLegacyKey(models, offered.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
   const isNew = applied === undefined || applied.targetKey !== target.key;
   const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
 
@@ -94,10 +101,59 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
     stack: name,
     manifest: file,
     project,
+    version: target.version,
+    ...(offered.waiting !== undefined ? { waiting: offered.waiting } : {}),
     ...(applied !== undefined ? { applied: applied.revision } : {}),
     ...(next !== undefined ? { next } : {}),
     services: recreatePlan(wanted, running),
   };
+}
+
+/**
+ * For a stack that follows a channel: the releases berth accepted at its last check-in (read
+ * from the state folder and verified, as the reconcile pass does), so the target is the
+ * release berth would apply next. The feed itself is not asked.
+ */
+async function followOf(
+  name: string,
+  stack: ResolvedStack,
+  manifest: string,
+  state: StateStore,
+  applied: RevisionRecord | undefined,
+  quarantine: Quarantine | undefined,
+): Promise<FollowContext | undefined> {
+  const channel = stack.spec.channel;
+  if (channel === undefined) return undefined;
+  const now = new Date();
+  const loaded = await new ReleaseCache(state).load(name, channel, manifest, now);
+  return { ...loaded, ...(applied !== undefined ? { applied } : {}), ...(quarantine !== undefined ? { quarantine } : {}), now };
+}
+
+/**
+ * The target the diff is about. A release on offer that waits (for approval, a cooldown)
+ * leaves the stack's target where it is, yet it is what a person asks diff about before
+ * approving: it is resolved as that approval would make it (spec.approve set to its
+ * version, nothing else), and why it waits is said beside it.
+ */
+async function offeredTarget(
+  manifest: string,
+  stack: ResolvedStack,
+  models: ModelSource,
+  follow: FollowContext | undefined,
+  applied: RevisionRecord | undefined,
+  target: Target,
+): Promise<{ target: Target; waiting?: string }> {
+  const waiting = target.hold?.message;
+  const offered = target.channel?.available;
+  const version = offered?.release.spec.version;
+  if (offered === undefined || version === undefined || version === target.version || stack.spec.version !== undefined) {
+    return { target, ...(waiting !== undefined ? { waiting } : {}) };
+  }
+  const approved: ResolvedStack = { ...stack, spec: { ...stack.spec, approve: version } };
+  const again = await resolveTargetFile(manifest, approved, models, follow, applied?.project);
+  if ('error' in again || again.target.version !== version) return { target, ...(waiting !== undefined ? { waiting } : {}) };
+  const why = offered.waitingFor ?? waiting;
+  return { target: again.target, ...(why !== undefined ? { waiting: why } : {}) };
 }
 
 /** The project the diff is about: the target's when a revision is due, else the applied one's. */
