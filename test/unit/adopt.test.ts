@@ -7,10 +7,11 @@ import { parse } from 'yaml';
 import { adoptedServices } from '../../src/plan/adopt.js';
 import { findDrift } from '../../src/plan/compare.js';
 import { decide } from '../../src/plan/decide.js';
-import { renderRevision, renderUnlabelled } from '../../src/plan/render.js';
+import { carriedServices, renderRevision, renderUnlabelled } from '../../src/plan/render.js';
+import { resumeAfterRestart } from '../../src/plan/resume.js';
 import { revisionRuns } from '../../src/plan/runs.js';
 import { LABEL_REVISION, type ObservedContainer, type RevisionRecord } from '../../src/plan/types.js';
-import { NOW, composeDoc, container, observed, pinned, recorded, target, valid } from './fixtures.js';
+import { NOW, composeDoc, container, observed, operation, pinned, record, recorded, target, valid } from './fixtures.js';
 
 const H_WEB = 'a'.repeat(64);
 const H_DB = 'b'.repeat(64);
@@ -103,5 +104,29 @@ describe('decide: the first revision over a running install', () => {
     const write = plan.steps.find((s) => s.kind === 'writeRevision');
     assert.ok(write?.kind === 'writeRevision');
     assert.ok(write.record.services.every((s) => s.configHash === undefined));
+  });
+});
+
+describe('an adopted revision after a restart of berth, and under another project', () => {
+  const t = target();
+  const rec: RevisionRecord = { ...record(t, 1), services: renderRevision(t, 1, [], undefined, { web: H_WEB, db: H_DB }).services };
+  const running = () => [
+    container('web', { configHash: H_WEB, digests: [pinned('web', 'a')] }),
+    container('db', { configHash: H_DB, digests: [pinned('db', 'b')] }),
+  ];
+
+  test('verification resumes over the adopted containers: compose up does not run again', () => {
+    assert.equal(resumeAfterRestart(operation(rec), rec, observed(running())).reapply, false);
+  });
+
+  test('a container made from another definition while berth was down makes compose up run again', () => {
+    const drifted = [running()[0]!, container('db', { configHash: 'c'.repeat(64), digests: [pinned('db', 'b')] })];
+    assert.equal(resumeAfterRestart(operation(rec), rec, observed(drifted)).reapply, true);
+  });
+
+  test('under another project nothing stays unlabelled: every container there is created anew', () => {
+    const moved = target({ project: 'shop-b' });
+    assert.ok(carriedServices(rec, moved).every((s) => s.configHash === undefined));
+    assert.deepEqual(carriedServices(rec, t), rec.services);
   });
 });
