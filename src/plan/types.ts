@@ -113,7 +113,11 @@ export interface RevisionRecord {
   project: string;
   projectDirectory: string;
   services: ExpectedService[];
-  /** Profiles the rendered file's services carry: compose up enables them, so every service in it runs. */
+  /**
+   * The active profiles the rendered file's services carry: compose up enables them, so exactly
+   * the active services run (the file holds the inactive ones too, so what a person starts of
+   * them is a known service, not a stray). An older revision's file held only active services.
+   */
   profiles?: string[];
   /** Rendered from compose's resolved model (absent: an older berth's own reading of the YAML). */
   resolved?: boolean;
