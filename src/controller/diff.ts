@@ -2,7 +2,10 @@
 // with what runs, before anything is applied (as when a running install is adopted). compose
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
-// comparison is plan/recreate.ts. Writes nothing to the state folder.
+// comparison is plan/recreate.ts. The revision is rendered as the reconcile pass would render
+// it: over a running install, with the services it adopts as they run (plan/adopt.ts); for a
+// stack that follows a channel, from the release berth would apply next. Writes nothing to
+// the state folder, and the rendered file (which can hold secrets) goes to compose on stdin.
 import type { Quarantine, ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
 import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
@@ -63,7 +66,7 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
   const isNew = applied === undefined || applied.targetKey !== target.key;
   const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
 
-  const observed = await observeProject(engine, project0(target, applied, next));
+  const observed = await observeProject(engine, diffedProject(target, applied, next));
   let composeText: string;
   let profiles: string[];
   let project: string;
@@ -157,6 +160,6 @@ async function offeredTarget(
 }
 
 /** The project the diff is about: the target's when a revision is due, else the applied one's. */
-function project0(target: Target, applied: RevisionRecord | undefined, next: number | undefined): string {
+function diffedProject(target: Target, applied: RevisionRecord | undefined, next: number | undefined): string {
   return next !== undefined || applied === undefined ? target.project : applied.project;
 }
