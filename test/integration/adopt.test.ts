@@ -43,6 +43,24 @@ async function snapshot(project: string): Promise<string[]> {
   return rows.sort();
 }
 
+/** Container lifecycle events of the project from `since` (epoch seconds) until now, as the engine logged them. */
+async function lifecycleEvents(project: string, since: number): Promise<string[]> {
+  const stream = await docker().getEvents({
+    since,
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: { type: ['container'], label: [`com.docker.compose.project=${project}`], event: ['create', 'destroy', 'stop', 'die', 'kill', 'restart'] },
+  });
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const e = JSON.parse(line) as { status?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } };
+      return `${e.Action ?? e.status} ${e.Actor?.Attributes?.['com.docker.compose.service'] ?? '?'}`;
+    });
+}
+
 function idOf(rows: string[], service: string): string | undefined {
   return rows.find((r) => r.startsWith(`${service} `))?.split(' ')[1];
 }
@@ -98,6 +116,7 @@ describe('adopting a running install', () => {
     assert.equal(d.next, 1);
     assert.deepEqual(d.services.map((s) => [s.service, s.change]), [['side', 'keep'], ['web', 'keep']]);
 
+    const since = Math.floor(Date.now() / 1000) - 1;
     await h.start();
     const s = await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
     assert.equal(s.status.revision, 1);
@@ -114,6 +133,9 @@ describe('adopting a running install', () => {
     // It stays so over more passes (no repair loop), and diff says keep for what runs now.
     await h.morePasses(stack, 3);
     assert.deepEqual(await snapshot(project), byHand);
+    // The engine's own account: compose created, destroyed, stopped or killed nothing of the
+    // project (compose up "starts" a running container, which changes nothing: StartedAt above says so).
+    assert.deepEqual(await lifecycleEvents(project, since), [], 'compose recreated or restarted a container');
     const again = await berth(['diff', name, '--state', h.state.root, '-o', 'json']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.deepEqual((JSON.parse(again.stdout) as Diff).services.map((x) => x.change), ['keep', 'keep']);
@@ -141,9 +163,13 @@ describe('adopting a running install', () => {
     assert.equal(diff.code, 1, `diff exits 1 when something would be recreated: ${diff.stdout}${diff.stderr}`);
     assert.deepEqual((JSON.parse(diff.stdout) as Diff).services.map((s) => [s.service, s.change]), [['side', 'keep'], ['web', 'recreate']]);
 
+    const since = Math.floor(Date.now() / 1000) - 1;
     if (h.operator === undefined) await h.start();
     await h.waitFor({ stack: name }, 'Ready at 2.0.0', isReady('2.0.0'));
     const now = await snapshot(project);
+    const events = await lifecycleEvents(project, since);
+    assert.ok(events.includes('create web') && events.includes('destroy web'), `web was recreated: ${events.join(', ')}`);
+    assert.deepEqual(events.filter((e) => e.endsWith(' side')), [], 'side was touched');
     assert.equal(idOf(now, 'side'), idOf(byHand, 'side'), 'side was recreated although its definition did not change');
     assert.equal(now.find((r) => r.startsWith('side ')), byHand.find((r) => r.startsWith('side ')), 'side was restarted');
     assert.notEqual(idOf(now, 'web'), idOf(byHand, 'web'), 'web runs the new image in a new container');
