@@ -12,7 +12,10 @@ import { table } from './table.js';
 export const DIFF_HELP = `What berth's next revision of the stack would do to each service, compared with what
 runs (compose's config hash): create, recreate, keep, or remove (as an orphan). Run it before
 handing a running install to berth. Changes nothing. --manifests finds a stack berth has not
-run yet. Exit 0 when nothing would be recreated or removed, 1 otherwise.`;
+run yet. For a stack that follows a channel, the next revision is the release berth would
+apply next among those it accepted at its last check-in (the feed is not asked; a release
+waiting for approval is shown with why it waits). Exit 0 when nothing would be recreated
+or removed, 1 otherwise.`;
 
 export async function diffCommand(opts: { name: string; state: Dir; manifests: Dir; output: OutputFormat }): Promise<number> {
   const diff = await diffStack(opts.name, {
@@ -24,7 +27,8 @@ export async function diffCommand(opts: { name: string; state: Dir; manifests: D
   const disruptive = diff.services.some((s) => s.change === 'recreate' || s.change === 'remove');
   if (!printStructured(opts.output, diff)) {
     const what = diff.next !== undefined ? `revision ${diff.next} (not applied yet)` : `revision ${diff.applied} (applied; no new revision is due)`;
-    process.stdout.write(`stack ${diff.stack}, project ${diff.project}: ${what}\n`);
+    process.stdout.write(`stack ${diff.stack}, project ${diff.project}, version ${diff.version}: ${what}\n`);
+    if (diff.waiting !== undefined && diff.next !== undefined) process.stdout.write(`waiting: ${diff.waiting}\n`);
     process.stdout.write(table([['SERVICE', 'CHANGE', 'CONTAINERS'], ...diff.services.map((s) => [s.service, s.change, s.containers.join(', ') || '-'])]));
   }
   return disruptive ? 1 : 0;
@@ -36,7 +40,13 @@ file berth diff compares with what runs. Changes nothing. It may hold the stack'
 (environment values), as docker compose config does.`;
 
 export async function renderCommand(opts: { name: string; state: Dir; manifests: Dir }): Promise<number> {
-  const rev = await nextRevision(opts.name, { state: new StateStore(opts.state.path), compose: await ComposeCli.detect(), manifestsDir: opts.manifests.path });
+  const rev = await nextRevision(opts.name, {
+    state: new StateStore(opts.state.path),
+    // What runs decides which services an adopted install keeps unlabelled.
+    engine: await Engine.connect(),
+    compose: await ComposeCli.detect(),
+    manifestsDir: opts.manifests.path,
+  });
   process.stdout.write(rev.composeText);
   const which = rev.next !== undefined ? `revision ${rev.next}, not applied yet` : `revision ${rev.applied}, applied`;
   process.stderr.write(`# ${rev.stack}: ${which}; project ${rev.project}, directory ${rev.projectDirectory}\n`);

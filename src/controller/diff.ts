@@ -2,29 +2,38 @@
 // with what runs, before anything is applied (as when a running install is adopted). compose
 // is asked for the config hash of each service of the revision berth would render
 // (`config --hash`) and the engine for the hash label of each container compose made; the
-// comparison is plan/recreate.ts. Writes nothing to the state folder. `berth render` prints
-// the same rendered file (nextRevision).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ResolvedStack } from '../api/types.js';
+// comparison is plan/recreate.ts. The revision is rendered as the reconcile pass would render
+// it: over a running install, with the services it adopts as they run (plan/adopt.ts); for a
+// stack that follows a channel, from the release berth would apply next. Writes nothing to
+// the state folder, and the rendered file (which can hold secrets) goes to compose on stdin.
+// `berth render` prints the same rendered file (nextRevision).
+import type { Quarantine, ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
-import { ComposeModels } from '../docker/compose-model.js';
+import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
 import type { Engine } from '../docker/engine.js';
 import { observeProject } from '../docker/observe.js';
-import { parseServiceHashes, recreatePlan, type ServiceDiff } from '../plan/recreate.js';
-import { renderRevision } from '../plan/render.js';
+import { serviceConfigHashes } from '../docker/config-hash.js';
+import { adoptedServices } from '../plan/adopt.js';
+import { recreatePlan, type ServiceDiff } from '../plan/recreate.js';
+import { carriedServices, renderRevision, renderUnlabelled } from '../plan/render.js';
+import type { ExpectedService, RevisionRecord, Target } from '../plan/types.js';
 import { storedInstanceId } from '../store/channel.js';
 import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
-import { PRIVATE, writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/files.js';
+import { mayAdopt } from './adoption.js';
 import { keepLegacyKey } from './legacy-revision.js';
-import { resolveTargetFile } from './target-file.js';
+import { ReleaseCache } from './releases.js';
+import { resolveTargetFile, type FollowContext } from './target-file.js';
 
 export interface StackDiff {
   stack: string;
   manifest: string;
   project: string;
+  /** The version berth would run: the Stack's, or the release of its channel it would apply next. */
+  version: string;
+  /** Why that version is not applied yet by itself (approval, policy, cooldown), if it waits. */
+  waiting?: string;
   /** The revision that runs (undefined: berth has applied none), and the one berth would write, if any. */
   applied?: number;
   next?: number;
@@ -46,70 +55,149 @@ export interface NextRevision {
   manifest: string;
   project: string;
   projectDirectory: string;
+  /** The version berth would run: the Stack's, or the release of its channel it would apply next. */
+  version: string;
+  /** Why that version is not applied yet by itself (approval, policy, cooldown), if it waits. */
+  waiting?: string;
   applied?: number;
   /** The revision berth would write; undefined when the applied one is still the target. */
   next?: number;
   /** The compose file berth would run (the applied revision's own when no new one is due). */
   composeText: string;
   profiles: string[];
+  services: ExpectedService[];
+  /** What runs of the project now (the diff compares with it; adoption depends on it). */
+  observed: Awaited<ReturnType<typeof observeProject>>;
 }
 
 /**
  * The compose file berth's next pass would run for a stack, rendered exactly as the
- * reconciler renders a revision (plan/render.ts), without writing anything. `berth render`
- * prints it; `berth diff` compares it with what runs.
+ * reconciler renders a revision (plan/render.ts, adopting what runs as it runs), without
+ * writing anything. `berth render` prints it; `berth diff` compares it with what runs.
  */
-export async function nextRevision(name: string, deps: { state: StateStore; compose: ComposeCli; manifestsDir?: string }): Promise<NextRevision> {
-  const { state, compose } = deps;
+export async function nextRevision(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<NextRevision> {
+  const { state, engine, compose } = deps;
   const { file, stack } = await manifestOf(state, name, deps.manifestsDir);
-  if (stack.spec.channel !== undefined) {
-    throw new Error(`stack "${name}" follows channel "${stack.spec.channel.name}": berth diff and render show only stacks with spec.version for now`);
-  }
   const status = await state.readStatus({ stack: name }).catch(() => undefined);
   const appliedNumber = status?.status.revision;
   const applied = appliedNumber !== undefined ? await state.readRevision(name, appliedNumber) : undefined;
   const models = new ComposeModels(compose);
-  const resolved = await resolveTargetFile(file, stack, models, undefined, applied?.project);
+  const follow = await followOf(name, stack, file, state, applied, status?.status.quarantine);
+  const resolved = await resolveTargetFile(file, stack, models, follow, applied?.project);
   if ('error' in resolved) throw new Error(resolved.error);
-  const target = await keepLegacyKey(models, resolved.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
+  const offered = await offeredTarget(file, stack, models, follow, applied, resolved.target);
+  if (offered.target.version === '') {
+    throw new Error(`stack "${name}" follows channel "${stack.spec.channel?.name ?? ''}" and has no release from it yet: there is nothing to compare; wait for a check-in (berth get ${name})`);
+  }
+  const target = await keepLegacyKey(models, offered.target, applied, state.revisionComposePath(name, applied?.revision ?? 0));
   const isNew = applied === undefined || applied.targetKey !== target.key;
-  const common = { stack: name, manifest: file, ...(applied !== undefined ? { applied: applied.revision } : {}) };
-  if (isNew) {
-    const next = Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1;
-    const rendered = renderRevision(target, next, applied?.services ?? [], await storedInstanceId(state).catch(() => undefined));
-    return { ...common, next, project: target.project, projectDirectory: target.projectDirectory, composeText: rendered.composeText, profiles: rendered.profiles };
+  const next = isNew ? Math.max((await state.latestRevision(name))?.revision ?? 0, applied?.revision ?? 0) + 1 : undefined;
+
+  const observed = await observeProject(engine, diffedProject(target, applied, next));
+  const common = {
+    stack: name,
+    manifest: file,
+    version: target.version,
+    observed,
+    ...(offered.waiting !== undefined ? { waiting: offered.waiting } : {}),
+    ...(applied !== undefined ? { applied: applied.revision } : {}),
+  };
+  if (next !== undefined) {
+    const recorded = applied !== undefined ? { applied } : {};
+    // Adopting a running install: what runs as berth would render it unlabelled stays (plan/adopt.ts).
+    let adopted: Record<string, string> = {};
+    if (mayAdopt({ valid: true, target }, recorded, observed)) {
+      const plain = renderUnlabelled(target);
+      const hashes = await serviceConfigHashes(compose, {
+        project: target.project,
+        projectDirectory: target.projectDirectory,
+        composeText: plain.composeText,
+        profiles: plain.profiles,
+      });
+      adopted = adoptedServices(Object.fromEntries(hashes), observed);
+    }
+    const rendered = renderRevision(target, next, carriedServices(applied, target), await storedInstanceId(state).catch(() => undefined), adopted);
+    return { ...common, next, project: target.project, projectDirectory: target.projectDirectory, composeText: rendered.composeText, profiles: rendered.profiles, services: rendered.services };
   }
   const record = applied as NonNullable<typeof applied>;
   return {
     ...common,
     project: record.project,
     projectDirectory: record.projectDirectory,
-    composeText: await readFile(state.revisionComposePath(name, record.revision), 'utf8'),
+    composeText: await readRegularFile(state.revisionComposePath(name, record.revision)),
     profiles: record.profiles ?? [],
+    services: record.services,
   };
 }
 
 export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
-  const { engine, compose } = deps;
   const rev = await nextRevision(name, deps);
-  // Revision files can hold secrets: the rendered one goes to a private folder, removed after.
-  const dir = await mkdtemp(join(tmpdir(), 'berth-diff-'));
-  try {
-    const revisionFile = join(dir, 'compose.yaml');
-    await writeFileAtomic(revisionFile, rev.composeText, PRIVATE.file, PRIVATE.dir);
-    const args = ['-p', rev.project, '--project-directory', rev.projectDirectory, '-f', revisionFile, ...rev.profiles.flatMap((p) => ['--profile', p])];
-    const { stdout } = await compose.run([...args, 'config', '--hash', '*'], { timeoutMs: 60_000 });
-    const observed = await observeProject(engine, rev.project);
-    const running = observed.containers.map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
-    return {
-      stack: name,
-      manifest: rev.manifest,
-      project: rev.project,
-      ...(rev.applied !== undefined ? { applied: rev.applied } : {}),
-      ...(rev.next !== undefined ? { next: rev.next } : {}),
-      services: recreatePlan(parseServiceHashes(stdout), running),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const wanted = await serviceConfigHashes(deps.compose, { project: rev.project, projectDirectory: rev.projectDirectory, composeText: rev.composeText, profiles: rev.profiles });
+  // compose leaves what a person runs of an inactive profile alone (--remove-orphans included): not a removal.
+  const inactive = new Set(rev.services.filter((x) => x.inactive === true).map((x) => x.name));
+  const running = rev.observed.containers
+    .filter((c) => !inactive.has(c.service))
+    .map((c) => ({ service: c.service, name: c.name, ...(c.configHash !== undefined ? { configHash: c.configHash } : {}) }));
+  return {
+    stack: name,
+    manifest: rev.manifest,
+    project: rev.project,
+    version: rev.version,
+    ...(rev.waiting !== undefined ? { waiting: rev.waiting } : {}),
+    ...(rev.applied !== undefined ? { applied: rev.applied } : {}),
+    ...(rev.next !== undefined ? { next: rev.next } : {}),
+    services: recreatePlan(wanted, running),
+  };
+}
+
+/**
+ * For a stack that follows a channel: the releases berth accepted at its last check-in (read
+ * from the state folder and verified, as the reconcile pass does), so the target is the
+ * release berth would apply next. The feed itself is not asked.
+ */
+async function followOf(
+  name: string,
+  stack: ResolvedStack,
+  manifest: string,
+  state: StateStore,
+  applied: RevisionRecord | undefined,
+  quarantine: Quarantine | undefined,
+): Promise<FollowContext | undefined> {
+  const channel = stack.spec.channel;
+  if (channel === undefined) return undefined;
+  const now = new Date();
+  const loaded = await new ReleaseCache(state).load(name, channel, manifest, now);
+  return { ...loaded, ...(applied !== undefined ? { applied } : {}), ...(quarantine !== undefined ? { quarantine } : {}), now };
+}
+
+/**
+ * The target the diff is about. A release on offer that waits (for approval, a cooldown)
+ * leaves the stack's target where it is, yet it is what a person asks diff about before
+ * approving: it is resolved as that approval would make it (spec.approve set to its
+ * version, nothing else), and why it waits is said beside it.
+ */
+async function offeredTarget(
+  manifest: string,
+  stack: ResolvedStack,
+  models: ModelSource,
+  follow: FollowContext | undefined,
+  applied: RevisionRecord | undefined,
+  target: Target,
+): Promise<{ target: Target; waiting?: string }> {
+  const waiting = target.hold?.message;
+  const offered = target.channel?.available;
+  const version = offered?.release.spec.version;
+  if (offered === undefined || version === undefined || version === target.version || stack.spec.version !== undefined) {
+    return { target, ...(waiting !== undefined ? { waiting } : {}) };
   }
+  const approved: ResolvedStack = { ...stack, spec: { ...stack.spec, approve: version } };
+  const again = await resolveTargetFile(manifest, approved, models, follow, applied?.project);
+  if ('error' in again || again.target.version !== version) return { target, ...(waiting !== undefined ? { waiting } : {}) };
+  const why = offered.waitingFor ?? waiting;
+  return { target: again.target, ...(why !== undefined ? { waiting: why } : {}) };
+}
+
+/** The project the diff is about: the target's when a revision is due, else the applied one's. */
+function diffedProject(target: Target, applied: RevisionRecord | undefined, next: number | undefined): string {
+  return next !== undefined || applied === undefined ? target.project : applied.project;
 }

@@ -42,6 +42,7 @@ import { runProbes } from './probes.js';
 import type { CheckInTarget } from './checkin.js';
 import { ReleaseCache } from './releases.js';
 import { keepLegacyKey } from './legacy-revision.js';
+import { AdoptableHashes } from './adoption.js';
 import { resolveTargetFile } from './target-file.js';
 import { claimOf, projectClashMessage } from '../plan/project-claims.js';
 import type { Metrics } from './metrics.js';
@@ -125,6 +126,7 @@ export class Reconciler {
   /** Stacks whose next pass must treat an operation in flight as interrupted by the engine. */
   private readonly engineDropped = new Set<string>();
   private readonly models: ModelSource;
+  private readonly adoptable: AdoptableHashes;
   /** Stacks this berth has had a pass of: the first one picks up what an earlier berth left. */
   private readonly resumed = new Set<string>();
   private instanceId: Promise<string> | undefined;
@@ -132,6 +134,7 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {
     this.releases = new ReleaseCache(deps.state);
     this.models = deps.models ?? new ComposeModels(deps.compose);
+    this.adoptable = new AdoptableHashes(deps.compose, deps.log);
   }
 
   async reconcile(key: WorkKey): Promise<ReconcileResult> {
@@ -295,7 +298,9 @@ export class Reconciler {
       return written;
     };
     const instance = await this.instance();
-    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), instance, now: clock.now() });
+    // A first revision over a hand-run install keeps the services it does not change (plan/adopt.ts).
+    const adoptable = await this.adoptable.of(name, desired, recorded, observed);
+    const plan = decide({ desired, recorded, observed, progress, probes, newOperationId: randomUUID(), instance, ...(adoptable ? { adoptable } : {}), now: clock.now() });
     if (plan.action === 'verify') {
       slog.debug({ reason: plan.reason }, plan.message);
       failpoint(`${progress.operation?.kind ?? 'update'}:during-verify`);

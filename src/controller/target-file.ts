@@ -116,8 +116,8 @@ export async function resolveTargetFile(
   try {
     const compose = asComposeDocument(composeFile, resolved.model);
     // The model's names (networks, volumes) derive from the project it was resolved under: berth runs that one.
-    // compose's model holds only the services of enabled profiles: every one of them is expected.
-    const src = { stack, manifest, composeFile, compose, projectDirectory: inputs.projectDirectory, project: resolved.project, activeProfiles: ['*'] };
+    // compose's model holds the services of every profile; those of the profiles compose enables are expected.
+    const src = { stack, manifest, composeFile, compose, projectDirectory: inputs.projectDirectory, project: resolved.project, activeProfiles: resolved.activeProfiles };
     if (stack.spec.channel === undefined || follow === undefined) {
       if (stack.spec.version === undefined) {
         return { error: `${manifest}: spec.version is not set and no channel releases were loaded`, composeFile, inputs: resolved.inputs };

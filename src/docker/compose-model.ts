@@ -38,6 +38,13 @@ export interface ResolvedModel {
   inputsHash: string;
   /** The project name compose resolved the model under (its `name`). */
   project: string;
+  /**
+   * The profiles compose enables for these inputs: the `--profile` flags, else COMPOSE_PROFILES
+   * from berth's environment, else from the env files. The model holds the services of every
+   * profile (it is asked with `--profile '*'`), so that containers a person starts for an
+   * inactive profile are known services, not strays; berth selects the active ones (plan/services.ts).
+   */
+  activeProfiles: string[];
 }
 
 /** The names compose discovers in a folder when no -f is given (compose-go's defaults). */
@@ -198,6 +205,36 @@ function effective(inputs: ComposeInputs, namesProject: boolean): ComposeInputs 
   return { ...rest, project: defaultProject };
 }
 
+/** The last `COMPOSE_PROFILES=` of an env file's text, as compose reads it: comma-separated, quotes stripped. */
+export function composeProfilesIn(text: string): string[] | undefined {
+  let found: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?COMPOSE_PROFILES\s*=\s*(.*?)\s*$/.exec(line);
+    if (m !== null) found = m[1]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return found === undefined ? undefined : splitProfiles(found);
+}
+
+function splitProfiles(value: string): string[] {
+  return value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/**
+ * What compose enables: the flags win, then COMPOSE_PROFILES in berth's environment (which
+ * compose inherits), then the env files in order (a later one overrides an earlier one).
+ */
+export function activeProfilesOf(inputs: ComposeInputs, contents: ReadonlyMap<string, string | null>, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (inputs.profiles !== undefined && inputs.profiles.length > 0) return [...inputs.profiles];
+  const fromEnv = env['COMPOSE_PROFILES'];
+  if (fromEnv !== undefined && fromEnv !== '') return splitProfiles(fromEnv);
+  let found: string[] | undefined;
+  for (const e of inputs.envFiles ?? [join(inputs.projectDirectory, '.env')]) {
+    const text = contents.get(e);
+    found = (text !== null && text !== undefined ? composeProfilesIn(text) : undefined) ?? found;
+  }
+  return found ?? [];
+}
+
 /** Re-reads a known list of inputs (no parsing): enough to tell that nothing changed. */
 async function reread(paths: readonly string[]): Promise<Map<string, string | null>> {
   const contents = new Map<string, string | null>();
@@ -244,12 +281,14 @@ export class ComposeModels implements ModelSource {
       if (entry !== hit) {
         const flags = effective(inputs, namesProject);
         // A refusal is kept too: a broken file is reported every pass, but compose is asked once.
-        entry.result = await this.ask(flags).then(
+        // Every profile's services (see ResolvedModel.activeProfiles).
+        entry.result = await this.ask({ ...flags, profiles: ['*'] }).then(
           (model) => ({
             model,
             inputs: entry?.inputs ?? [],
             inputsHash,
             project: typeof model['name'] === 'string' ? model['name'] : (flags.project ?? ''),
+            activeProfiles: activeProfilesOf(inputs, contents),
           }),
           (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
         );

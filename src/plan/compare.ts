@@ -6,7 +6,12 @@ export interface ExpectedRun {
   pinned?: string;
   /** Checked only when set: the berth revision label the service's containers must carry. */
   revision?: number;
-  /** Containers expected; absent means at least one. 0 (`deploy.replicas: 0`) expects none. */
+  /** Checked only when set: compose's config hash the service's containers must carry (an adopted service). */
+  configHash?: string;
+  /**
+   * Exactly the containers expected (`deploy.replicas`/`scale`, else 1); 0 expects none.
+   * Absent only for a revision an older berth wrote, before it read replicas: at least one.
+   */
   replicas?: number;
   /** A one-shot job: exited 0 is done, a non-zero exit is a failure (see plan/services.ts). */
   job?: boolean;
@@ -74,6 +79,15 @@ export function findDrift(expected: readonly ExpectedRun[], observed: Observed):
       drift.push({ service: svc.name, kind: 'missing', detail: svc.job === true ? 'the job has no container (it never ran)' : 'no container' });
       continue;
     }
+    if (svc.replicas !== undefined && containers.length !== svc.replicas) {
+      // compose up scales to the model's count: it creates the missing replicas and removes the extra ones.
+      const names = containers.map((c) => c.name).join(', ');
+      drift.push(
+        containers.length < svc.replicas
+          ? { service: svc.name, kind: 'missing', detail: `${containers.length} of ${svc.replicas} replicas (${names})` }
+          : { service: svc.name, kind: 'unexpected', detail: `${containers.length} containers (${names}), ${svc.replicas} expected` },
+      );
+    }
     const failed = containers.filter((c) => jobFailed(svc, c));
     if (failed.length > 0) {
       drift.push({
@@ -97,7 +111,17 @@ export function findDrift(expected: readonly ExpectedRun[], observed: Observed):
         });
       }
     }
-    if (svc.revision !== undefined) {
+    if (svc.configHash !== undefined) {
+      // An adopted service carries no berth label: compose's own hash says whether it runs the revision's definition.
+      const stale = containers.filter((c) => c.configHash !== svc.configHash);
+      if (stale.length > 0) {
+        drift.push({
+          service: svc.name,
+          kind: 'staleRevision',
+          detail: `${stale.map((c) => c.name).join(', ')} not created from this revision's definition (compose config hash ${svc.configHash.slice(0, 12)})`,
+        });
+      }
+    } else if (svc.revision !== undefined) {
       const stale = containers.filter((c) => c.revision !== svc.revision);
       if (stale.length > 0) {
         drift.push({

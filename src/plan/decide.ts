@@ -19,9 +19,10 @@ import {
   withVerification,
 } from './progress.js';
 import { ADOPT_ANNOTATION } from '../api/labels.js';
+import { adoptedServices } from './adopt.js';
 import { modeOfInvalid } from './mode.js';
 import { managedElsewhere } from './ownership.js';
-import { renderRevision } from './render.js';
+import { carriedServices, renderRevision } from './render.js';
 import { pinnedImages, revisionRuns, targetRuns } from './runs.js';
 import type { Desired, Drift, Observed, Plan, PlanAction, PlanInput, Progress, RevisionRecord, Step } from './types.js';
 
@@ -402,7 +403,7 @@ function steady(pass: Pass): Plan {
   }
 
   const revision = Math.max(latest?.revision ?? 0, applied?.revision ?? 0) + 1;
-  const rendered = renderRevision(target, revision, applied?.services ?? [], pass.input.instance);
+  const rendered = renderRevision(target, revision, carriedServices(applied, target), pass.input.instance, adoptedNow(pass.input, applied));
   const record: RevisionRecord = {
     revision,
     stack: target.stack.metadata.name,
@@ -427,6 +428,12 @@ function steady(pass: Pass): Plan {
     { action: 'apply', reason: 'Applying', message: `applying version ${target.version} as revision ${revision}${from}` },
     { kind: 'writeRevision', record, composeText: rendered.composeText },
   );
+}
+
+/** The services of a running install the first revision adopts as they run (plan/adopt.ts). */
+function adoptedNow(input: PlanInput, applied: RevisionRecord | undefined): Record<string, string> {
+  if (applied !== undefined || input.adoptable === undefined) return {};
+  return adoptedServices(input.adoptable, input.observed);
 }
 
 /**

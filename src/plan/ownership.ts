@@ -5,6 +5,9 @@
 // carries its instance id (LABEL_INSTANCE), and a berth that finds another instance's stamp
 // stands back. Containers with no stamp (a person's own, or made before berth stamped) are
 // adopted as before; a stamp of another instance only by a person's deliberate annotation.
+// A service adopted as it ran stays unstamped (its labels would change compose's config
+// hash and recreate it, see adopt.ts) until berth creates a container of it: the stamp is
+// on everything berth creates, not necessarily on everything it manages.
 import { ADOPT_ANNOTATION, LABEL_INSTANCE } from '../api/labels.js';
 import type { Observed } from './types.js';
 

@@ -18,17 +18,18 @@ export function targetRuns(target: Target): ExpectedRun[] {
   const shapes = serviceExpectations(target.compose.services, target.profiles);
   return Object.keys(target.compose.services).map((name) => {
     const pinned = target.images[name];
-    return { name, ...(pinned !== undefined ? { pinned } : {}), ...runShape(shapes[name]!) };
+    return { name, ...(pinned !== undefined ? { pinned } : {}), replicas: 1, ...runShape(shapes[name]!) };
   });
 }
 
-/** What berth's own revision must look like when running: digests and revision labels. */
+/** What berth's own revision must look like when running: digests, and revision labels (compose's config hash for an adopted service). */
 export function revisionRuns(record: RevisionRecord): ExpectedRun[] {
   return record.services.map((s) => ({
     name: s.name,
-    revision: s.revision,
+    ...(s.configHash !== undefined ? { configHash: s.configHash } : { revision: s.revision }),
     ...(s.pinned !== undefined ? { pinned: s.pinned } : {}),
-    ...(s.replicas !== undefined ? { replicas: s.replicas } : {}),
+    // A revision rendered from compose's model records replicas unless 1; an older berth's recorded none.
+    ...(s.replicas !== undefined ? { replicas: s.replicas } : record.resolved === true ? { replicas: 1 } : {}),
     ...(s.job === true ? { job: true } : {}),
     ...(s.inactive === true ? { inactive: true } : {}),
   }));

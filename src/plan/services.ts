@@ -1,8 +1,9 @@
 // What compose runs of each service, read from the compose model's services: how many
 // containers it keeps, whether the service is a one-shot job, and whether its profiles are
 // active. The one place berth derives this, so the planner (drift, health gate, status)
-// judges services the way `docker compose up` runs them. Pure: it is fed the parsed compose
-// file today and can be fed the model `docker compose config` resolves.
+// judges services the way `docker compose up` runs them. Pure: it is fed the model
+// `docker compose --profile '*' config` resolves (every profile's services), and the profiles
+// compose enables for the stack select the active ones here.
 
 export interface ServiceExpectation {
   /** Containers compose keeps for the service when it is active (`scale`, else `deploy.replicas`, else 1). */

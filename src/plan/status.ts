@@ -166,7 +166,7 @@ function serviceShape(e: ExpectedRun, observed: Observed): Pick<ServiceStatus, '
     return { desiredReplicas: 0, reason: 'ProfileInactive', message: 'none of its profiles is enabled: nothing is expected to run, and what runs of it is left alone' };
   }
   if (e.replicas === 0) return { desiredReplicas: 0, reason: 'ScaledToZero', message: 'replicas is 0: no container is expected' };
-  const replicas = e.replicas !== undefined ? { desiredReplicas: e.replicas } : {};
+  const replicas = e.replicas !== undefined && e.replicas !== 1 ? { desiredReplicas: e.replicas } : {};
   if (e.job !== true) return replicas;
   const cs = observed.containers.filter((c) => c.service === e.name);
   const failed = cs.find((c) => jobFailed(e, c));

@@ -79,8 +79,17 @@ export interface ExpectedService {
   name: string;
   /** The pinned image (`repo@sha256:…`), when the Stack pins this service. */
   pinned?: string;
-  /** The revision whose definition of this service is current: the label its containers carry. */
+  /**
+   * The revision whose definition of this service is current: the label its containers carry,
+   * unless the service is adopted (configHash set), whose containers carry no berth label.
+   */
   revision: number;
+  /**
+   * Set for a service berth adopted as it ran (first revision over containers a person
+   * started): rendered without berth's labels, so compose keeps its containers, and known by
+   * compose's own `com.docker.compose.config-hash`, which its containers must carry.
+   */
+  configHash?: string;
   /** Hash of the service's rendered definition without berth's labels. */
   definitionHash: string;
   /** Containers expected when not one (`deploy.replicas`/`scale`); absent in revisions written before berth read it. */
@@ -104,7 +113,11 @@ export interface RevisionRecord {
   project: string;
   projectDirectory: string;
   services: ExpectedService[];
-  /** Profiles the rendered file's services carry: compose up enables them, so every service in it runs. */
+  /**
+   * The active profiles the rendered file's services carry: compose up enables them, so exactly
+   * the active services run (the file holds the inactive ones too, so what a person starts of
+   * them is a known service, not a stray). An older revision's file held only active services.
+   */
   profiles?: string[];
   /** Rendered from compose's resolved model (absent: an older berth's own reading of the YAML). */
   resolved?: boolean;
@@ -221,6 +234,13 @@ export interface PlanInput {
   newOperationId?: string;
   /** This berth's instance id: stamped on what it renders, and compared with what runs. */
   instance?: string;
+  /**
+   * compose's config hash of each service of the target rendered without berth's labels
+   * (renderUnlabelled), asked by the controller only while no revision is applied and the
+   * project has containers berth did not stamp: services whose containers all carry that very
+   * hash are adopted as they run (see plan/adopt.ts), so the first revision recreates none of them.
+   */
+  adoptable?: Record<string, string>;
   now: Date;
 }
 

@@ -142,10 +142,12 @@ describe('services as compose resolves them', () => {
     await h.writeManifest(`${name}.yaml`, withProfiles());
     const s = await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
     assert.deepEqual(
-      (s.status.services ?? []).map((x) => x.name).sort(),
+      (s.status.services ?? []).filter((x) => x.reason !== 'ProfileInactive').map((x) => x.name).sort(),
       ['db', 'metrics', 'web'],
       'the included db and the enabled profile\'s metrics are expected; debug is not',
     );
+    const debug = s.status.services?.find((x) => x.name === 'debug');
+    assert.deepEqual([debug?.reason, debug?.containers.length], ['ProfileInactive', 0], 'debug is known, and nothing of it runs');
     const [db] = await docker().listContainers({ filters: { label: [`com.docker.compose.project=${name}`, 'com.docker.compose.service=db'] } });
     assert.ok(db, 'the included service runs');
     const img = await docker().getImage(db.ImageID).inspect();

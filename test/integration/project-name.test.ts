@@ -163,7 +163,7 @@ describe('berth diff: what adopting a running install would recreate, before it 
   });
   after(async () => h.close());
 
-  test('an install started by hand: diff says each service is recreated and changes nothing; once berth runs it, diff says keep', async () => {
+  test('an install started by hand: diff says each unchanged service is kept and changes nothing; once berth runs it, diff still says keep', async () => {
     const shop = uniqueName('diffshop');
     const name = uniqueName('diff');
     const folder = uniqueName('install');
@@ -177,17 +177,18 @@ describe('berth diff: what adopting a running install would recreate, before it 
     await h.writeStack({ name, version: '1.0.0', composeFile: `${folder}/compose.yaml` });
 
     const before = await berth(['diff', name, '--manifests', h.manifests, '--state', h.state.root, '-o', 'json']);
-    assert.equal(before.code, 1, `diff exits 1 when something would be recreated: ${before.stderr}`);
+    assert.equal(before.code, 0, `diff exits 0 when nothing would be recreated: ${before.stdout}${before.stderr}`);
     const diff = JSON.parse(before.stdout) as { project: string; next?: number; services: { service: string; change: string }[] };
     assert.equal(diff.project, shop);
     assert.equal(diff.next, 1);
-    // berth's own labels are new to the container, so compose recreates it; diff says so first.
-    assert.deepEqual(diff.services.map((s) => [s.service, s.change]), [['web', 'recreate']]);
+    // berth adopts the unchanged service as it runs, without its labels: compose keeps the container.
+    assert.deepEqual(diff.services.map((s) => [s.service, s.change]), [['web', 'keep']]);
     assert.deepEqual(await running(shop, 'web'), byHand, 'diff changed nothing');
     assert.deepEqual(await h.state.revisionNumbers(name), [], 'diff wrote no revision');
 
     await h.start();
     await h.waitFor({ stack: name }, 'Ready', isReady('1.0.0'));
+    assert.deepEqual(await running(shop, 'web'), byHand, 'adopting recreated the container');
     const after = await berth(['diff', name, '--state', h.state.root, '-o', 'json']);
     assert.equal(after.code, 0, after.stderr);
     const now = JSON.parse(after.stdout) as { applied?: number; next?: number; services: { service: string; change: string }[] };

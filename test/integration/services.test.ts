@@ -3,6 +3,9 @@
 // `deploy.replicas: 0` are expected to have no container, and a job that exits non-zero
 // fails the update's health gate, which is rolled back.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import type { StackStatus } from '../../src/api/types.js';
@@ -113,5 +116,48 @@ describe('one-shot jobs, profiles and replicas 0 on a real engine', () => {
     assert.deepEqual([rollback?.operation, rollback?.revision, rollback?.outcome], ['rollback', 1, 'Healthy']);
     // The rollback ran revision 1's own job again, which exits 0: done, not broken.
     assert.equal(service(s, 'migrate')?.reason, 'JobCompleted');
+  });
+
+  test('replicas: 2 means exactly two: a replica removed by hand is brought back by a repair', async () => {
+    const name = uniqueName('replicas');
+    const f: StackFields = { name, version: '1.0.0', images: { web: v1.pinned } };
+    await h.writeStack(f, stringify({ services: { web: { image: 'placeholder', init: false, deploy: { replicas: 2 } } } }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    const webs = async () => (await containersOf(name)).filter((c) => c.Labels['com.docker.compose.service'] === 'web' && c.State === 'running');
+    const two = await webs();
+    assert.equal(two.length, 2);
+
+    const before = upsOf(name);
+    await docker().getContainer(two[1]!.Id).remove({ force: true });
+    const gone = two[1]!.Id.slice(0, 12);
+    const s = await h.waitFor({ stack: name }, 'two web replicas running again', (x) => {
+      const running = service(x, 'web')?.containers.filter((c) => c.state === 'running') ?? [];
+      return isReady('1.0.0')(x) && running.length === 2 && running.every((c) => c.id !== gone);
+    });
+    assert.ok(upsOf(name) > before, 'berth repaired with compose up');
+    assert.equal(service(s, 'web')?.desiredReplicas, 2);
+    const after = await webs();
+    assert.equal(after.length, 2);
+    assert.ok(after.some((c) => c.Id === two[0]!.Id), 'the replica that kept running was left as it was');
+  });
+
+  test('a container a person starts by hand for an inactive profile is left alone: not a stray, not removed', async () => {
+    const name = uniqueName('profile');
+    const f: StackFields = { name, version: '1.0.0', images: { web: v1.pinned } };
+    await h.writeStack(f, stringify({ services: { web: { image: 'placeholder', init: false }, debug: { image: v1.ref, init: false, profiles: ['debug'] } } }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0', isReady('1.0.0'));
+    // What the vendor's docs say to run for a debugging session, in the install's folder.
+    await promisify(execFile)('docker', ['compose', '--profile', 'debug', 'up', '-d', 'debug'], { cwd: join(h.manifests, name), timeout: 120_000 });
+    const debug = (await containersOf(name)).filter((c) => c.Labels['com.docker.compose.service'] === 'debug');
+    assert.equal(debug.length, 1, 'the person started debug in the stack\'s project');
+
+    const before = upsOf(name);
+    await h.morePasses(f, 4);
+    assert.equal(upsOf(name), before, 'berth ran compose up over a container a person started for an inactive profile');
+    const after = (await containersOf(name)).filter((c) => c.Labels['com.docker.compose.service'] === 'debug');
+    assert.deepEqual(after.map((c) => [c.Id, c.State]), [[debug[0]!.Id, 'running']]);
+    const s = (await h.status({ stack: name }))!;
+    assert.ok(isReady('1.0.0')(s), JSON.stringify(s.status.conditions));
+    assert.equal(service(s, 'debug')?.reason, 'ProfileInactive');
   });
 });

@@ -6,10 +6,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeInputsOf } from '../../src/controller/target-file.js';
-import { ComposeModels, composeFlags, referencesOf, type ComposeInputs } from '../../src/docker/compose-model.js';
+import { ComposeModels, activeProfilesOf, composeFlags, composeProfilesIn, referencesOf, type ComposeInputs } from '../../src/docker/compose-model.js';
 import { ComposeError, ComposeTimeoutError, type ComposeResult } from '../../src/docker/compose.js';
 import { renderRevision } from '../../src/plan/render.js';
-import { stack, target } from './fixtures.js';
+import { resolveTarget } from '../../src/plan/target.js';
+import { COMPOSE_FILE, MANIFEST, stack, target } from './fixtures.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -132,7 +133,7 @@ describe('the model is resolved again only when an input changed', () => {
     const inputs: ComposeInputs = { projectDirectory: dir, defaultProject: 'shop' };
     const first = await models.resolve('shop', inputs);
     assert.equal(calls.length, 1);
-    assert.deepEqual(calls[0], ['-p', 'shop', '--project-directory', dir, 'config', '--format', 'json']);
+    assert.deepEqual(calls[0], ['-p', 'shop', '--project-directory', dir, '--profile', '*', 'config', '--format', 'json']);
     assert.equal(first.project, 'shop');
     await models.resolve('shop', inputs);
     assert.equal(calls.length, 1, 'nothing changed: no compose call');
@@ -210,10 +211,53 @@ describe('the model is resolved again only when an input changed', () => {
 });
 
 describe('the rendered revision and profiles', () => {
-  test("the profiles of the model's services are recorded, so compose up runs every service of the revision", () => {
-    const t = target({}, {
-      services: { web: { image: 'w' }, db: { image: 'd', profiles: ['db', 'all'] }, metrics: { image: 'm', profiles: ['monitoring'] } },
+  const compose = {
+    services: { web: { image: 'w' }, db: { image: 'd', profiles: ['db', 'all'] }, metrics: { image: 'm', profiles: ['monitoring'] } },
+  };
+  const withProfiles = (activeProfiles: string[]) =>
+    resolveTarget({ stack: stack(), manifest: MANIFEST, composeFile: COMPOSE_FILE, compose, activeProfiles });
+
+  test('only the active profiles are recorded, so compose up runs exactly the active services', () => {
+    assert.deepEqual(renderRevision(withProfiles(['db']), 1).profiles, ['db']);
+    assert.deepEqual(renderRevision(withProfiles([]), 1).profiles, []);
+    assert.deepEqual(renderRevision(withProfiles(['*']), 1).profiles, ['all', 'db', 'monitoring']);
+  });
+
+  test('the services of inactive profiles are in the revision, recorded as inactive', () => {
+    const r = renderRevision(withProfiles(['db']), 1);
+    assert.deepEqual(r.services.map((s) => [s.name, s.inactive]), [['web', undefined], ['db', undefined], ['metrics', true]]);
+  });
+});
+
+describe('profiles: the model holds every profile, berth selects the ones compose enables', () => {
+  test("compose is asked with --profile '*' whatever the stack enables", async () => {
+    await writeFile(join(dir, 'compose.yaml'), 'services:\n  web: {image: x}\n');
+    const { cli, calls } = fakeCli();
+    const r = await new ComposeModels(cli).resolve('shop', { projectDirectory: dir, profiles: ['debug'] });
+    assert.deepEqual(calls[0], ['--project-directory', dir, '--profile', '*', 'config', '--format', 'json']);
+    assert.deepEqual(r.activeProfiles, ['debug']);
+  });
+
+  const rows: Array<{ name: string; inputs: ComposeInputs; files?: Record<string, string>; env?: Record<string, string>; want: string[] }> = [
+    { name: 'the stack names profiles: those', inputs: { projectDirectory: '/p', profiles: ['a', 'b'] }, files: { '/p/.env': 'COMPOSE_PROFILES=c\n' }, want: ['a', 'b'] },
+    { name: 'none named, none in the environment or .env: none', inputs: { projectDirectory: '/p' }, files: { '/p/.env': 'X=1\n' }, want: [] },
+    { name: 'COMPOSE_PROFILES in .env', inputs: { projectDirectory: '/p' }, files: { '/p/.env': 'COMPOSE_PROFILES="web, worker"\n' }, want: ['web', 'worker'] },
+    { name: "berth's environment wins over .env", inputs: { projectDirectory: '/p' }, files: { '/p/.env': 'COMPOSE_PROFILES=a\n' }, env: { COMPOSE_PROFILES: 'b' }, want: ['b'] },
+    {
+      name: 'a later env file wins over an earlier one',
+      inputs: { projectDirectory: '/p', envFiles: ['/p/a.env', '/p/b.env'] },
+      files: { '/p/a.env': 'COMPOSE_PROFILES=a\n', '/p/b.env': 'export COMPOSE_PROFILES=b\n' },
+      want: ['b'],
+    },
+  ];
+  for (const row of rows) {
+    test(`${row.name} -> [${row.want.join(', ')}]`, () => {
+      assert.deepEqual(activeProfilesOf(row.inputs, new Map(Object.entries(row.files ?? {})), row.env ?? {}), row.want);
     });
-    assert.deepEqual(renderRevision(t, 1).profiles, ['all', 'db', 'monitoring']);
+  }
+
+  test("the last COMPOSE_PROFILES line counts, quotes stripped", () => {
+    assert.deepEqual(composeProfilesIn("COMPOSE_PROFILES=a\nCOMPOSE_PROFILES='b,c'\n"), ['b', 'c']);
+    assert.equal(composeProfilesIn('OTHER=1\n'), undefined);
   });
 });

@@ -132,6 +132,8 @@ export interface ContainerOptions {
   instance?: string;
   /** The exit code the list API's status text shows for an exited container. */
   exitCode?: number;
+  /** compose's com.docker.compose.config-hash label. */
+  configHash?: string;
 }
 
 let counter = 0;
@@ -152,6 +154,7 @@ export function container(service: string, o: ContainerOptions = {}): ObservedCo
     ...(o.created !== undefined ? { created: o.created } : {}),
     ...(o.instance !== undefined ? { instance: o.instance } : {}),
     ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
+    ...(o.configHash !== undefined ? { configHash: o.configHash } : {}),
   };
 }
 

@@ -300,7 +300,7 @@ describe('known and pinnable: every service of the model, wherever its definitio
     const model: ComposeDocument = { services: { web: { image: 'registry.local/web:latest' }, cache: { image: 'registry.local/cache:7' } } };
     const s = stack({ images: { web: pinned('web', 'a'), cache: pinned('cache', 'd') } });
     const t = resolveTarget({ stack: s, manifest: MANIFEST, composeFile: COMPOSE_FILE, compose: model });
-    assert.deepEqual(targetRuns(t).find((r) => r.name === 'cache'), { name: 'cache', pinned: pinned('cache', 'd') });
+    assert.deepEqual(targetRuns(t).find((r) => r.name === 'cache'), { name: 'cache', pinned: pinned('cache', 'd'), replicas: 1 });
   });
 
   test('a pin of a service of an inactive profile is accepted, but its image is not pulled for compose up', () => {
@@ -320,5 +320,61 @@ describe("a model compose resolved itself holds only enabled services: ['*']", (
     const all = targetOf('1.0.0', model, ['*']);
     assert.equal(targetRuns(all).find((r) => r.name === 'debug')?.inactive, undefined);
     assert.equal(all.key, targetOf('1.0.0', model).key);
+  });
+});
+
+describe('exact replica counts: the model says how many, not "at least one"', () => {
+  // web runs 2 replicas; a revision rendered from compose's model (resolved) records that.
+  const scaled = targetOf('1.0.0', doc({ web: { image: 'registry.local/web:latest', deploy: { replicas: 2 }, depends_on: { migrate: { condition: 'service_completed_successfully' } } } }));
+  const rev = { ...record(scaled, 1), resolved: true };
+  const web = (n: number, o: ContainerOptions = {}) => Array.from({ length: n }, (_, i) => container('web', { name: `shop-web-${i + 1}`, digests: [pinned('web', 'a')], revision: 1, ...o }));
+  const rest = converged().filter((c) => c.service !== 'web');
+  const rows: Array<{ name: string; containers: ObservedContainer[]; want: Array<[string, DriftKind]> }> = [
+    { name: 'both replicas run: no drift', containers: [...web(2), ...rest], want: [] },
+    { name: 'one of two replicas was removed: missing', containers: [...web(1), ...rest], want: [['web', 'missing']] },
+    { name: 'three of two replicas (scaled by hand): unexpected, compose up removes one', containers: [...web(3), ...rest], want: [['web', 'unexpected']] },
+    { name: 'no replica at all: missing', containers: rest, want: [['web', 'missing']] },
+  ];
+  for (const row of rows) {
+    test(row.name, () => {
+      assert.deepEqual(findDrift(revisionRuns(rev), observed(row.containers)).map((d) => [d.service, d.kind]), row.want);
+    });
+  }
+
+  test('a repair brings a removed replica back, and says how many of how many run', () => {
+    const plan = decide({
+      desired: valid(scaled),
+      recorded: recorded(rev),
+      observed: observed([...web(1), ...rest]),
+      progress: progress({ revision: 1, lastGoodRevision: 1, history: [entry(rev, { outcome: 'Healthy' })] }),
+      now: NOW,
+    });
+    assert.equal(plan.action, 'repair');
+    assert.match(plan.message, /web: 1 of 2 replicas/);
+  });
+
+  test('a service with one replica in a revision of compose\'s model expects exactly one', () => {
+    const one = { ...record(v1, 1), resolved: true };
+    const drift = findDrift(revisionRuns(one), observed([...converged(), container('web', { name: 'shop-web-2', digests: [pinned('web', 'a')], revision: 1 })]));
+    assert.deepEqual(drift.map((d) => [d.service, d.kind]), [['web', 'unexpected']]);
+  });
+
+  test('a revision an older berth wrote (no replicas on record) still expects at least one', () => {
+    const drift = findDrift(revisionRuns(rev1), observed([...converged(), container('web', { name: 'shop-web-2', digests: [pinned('web', 'a')], revision: 1 })]));
+    assert.deepEqual(drift, []);
+  });
+
+  test('the gate waits for every replica', () => {
+    const details = { startedAt: iso(-30), restartCount: 0 };
+    const v = evaluateGate({
+      record: rev,
+      observed: observed([...web(1, { details }), ...converged({ migrate: { state: 'exited', exitCode: 0, details: { ...details, exitCode: 0 } } }).filter((c) => c.service !== 'web')]),
+      probes: [],
+      operation: operation(rev, { healthySince: iso(2) }),
+      health: { stableForSeconds: 10 },
+      now: at(40),
+    });
+    assert.equal(v.verdict, 'pending', v.message);
+    assert.match(v.message, /1 of 2 replicas/);
   });
 });
