@@ -3,7 +3,7 @@
 // and (for a stack page) what the next pass would change. Reads only; the pages are pure
 // functions of these views (views.ts), so they are tested without a server.
 import type { ResolvedStack, StackStatus, StackStatusBody } from '../../api/types.js';
-import { diffStack } from '../../controller/diff.js';
+import { diffStack, type ComposeDiff } from '../../controller/diff.js';
 import type { ComposeCli } from '../../docker/compose.js';
 import type { Engine } from '../../docker/engine.js';
 import { readChannelState } from '../../store/channel.js';
@@ -43,6 +43,8 @@ export interface NextPass {
   images: ImageChange[];
   /** compose's verdict per service (pinned stacks): create, recreate, keep, remove. */
   services?: ServiceChange[];
+  /** The compose file that runs against the one the next pass would run, redacted (pinned stacks). */
+  compose?: ComposeDiff;
   /** The revision the next pass would write; undefined: none is due. */
   nextRevision?: number;
   /** Why a part could not be worked out. */
@@ -144,7 +146,7 @@ async function nextPass(deps: LoadDeps, name: string, status: StackStatus, stack
   let pending = diffCache.get(key);
   if (pending === undefined) {
     pending = diffStack(name, { state: deps.state, engine: deps.engine, compose: deps.compose, manifestsDir: deps.manifestsDir }).then(
-      (d) => ({ images, services: d.services, ...(d.next !== undefined ? { nextRevision: d.next } : {}) }),
+      (d) => ({ images, services: d.services, compose: d.compose, ...(d.next !== undefined ? { nextRevision: d.next } : {}) }),
       (err: unknown) => ({ images, note: `compose could not work out the difference: ${(err as Error).message}` }),
     );
     if (diffCache.size > 64) diffCache.clear();
