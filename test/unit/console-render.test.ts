@@ -133,7 +133,7 @@ test('the compose file diff shows every line as text, added and removed lines ma
   };
   const page = stackMain(view, signedIn).text;
   assert.doesNotMatch(page, /<script/i);
-  const diff = /<div class="textdiff" id="compose-diff">([\s\S]*?)<\/div>\n<p/.exec(page)?.[1] ?? '';
+  const diff = /<div class="textdiff" id="compose-diff"><div class="td-inner">([\s\S]*?)<\/div><\/div>\n<p/.exec(page)?.[1] ?? '';
   assert.match(diff, /<div class="dl del"><span class="ln">3<\/span><span class="ln"><\/span><span class="mk">−<\/span><code>    image: shop@sha256:old<\/code><\/div>/);
   assert.match(diff, /<div class="dl add"><span class="ln"><\/span><span class="ln">3<\/span><span class="mk">\+<\/span><code>    image: shop@sha256:new&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/code><\/div>/);
   assert.match(diff, /<details class="fold"><summary>10 unchanged lines<\/summary>/, 'the run beyond 3 lines of context is folded');

@@ -77,6 +77,7 @@ select,input[type=password]{font:inherit;padding:.45rem .6rem;border:1px solid v
 .container{margin-bottom:.25rem}
 td.del code{background:var(--bad-bg)}td.add code{background:var(--ok-bg)}
 .textdiff{font-family:var(--mono);font-size:.8rem;border:1px solid var(--line);border-radius:8px;overflow:auto;max-height:32rem;background:#fcfcfd}
+.td-inner{display:inline-block;min-width:100%}
 .dl{display:grid;grid-template-columns:2.8rem 2.8rem 1.2rem 1fr;white-space:pre;line-height:1.45}
 .dl code{background:none;padding:0;font-size:inherit;border-radius:0}
 .dl .ln{color:var(--muted);text-align:right;padding-right:.5rem;user-select:none;border-right:1px solid var(--line)}

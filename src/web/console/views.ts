@@ -345,11 +345,11 @@ function composeDiffPart(d: ComposeDiff): Html {
   return html`<h3>Compose file</h3>
 <p class="small"><span class="muted">${d.from}</span> → <b>${d.to}</b>${changed(d.lines) ? html` · <span class="add-count">+${added}</span> <span class="del-count">−${removed}</span>` : ''}</p>
 ${changed(d.lines)
-    ? html`<div class="textdiff" id="compose-diff">${fold(d.lines).map((seg) =>
+    ? html`<div class="textdiff" id="compose-diff"><div class="td-inner">${fold(d.lines).map((seg) =>
         seg.kind === 'shown'
           ? seg.lines.map(diffLine)
           : html`<details class="fold"><summary>${seg.lines.length} unchanged line${seg.lines.length === 1 ? '' : 's'}</summary>${seg.lines.map(diffLine)}</details>`,
-      )}</div>`
+      )}</div></div>`
     : html`<p class="muted">The compose file berth would run is the one that runs.</p>`}
 <p class="muted small">Values of keys named like credentials (password, token, key, secret, auth…) and secrets berth knows are shown as ***, on both sides: a change to one does not show here.</p>`;
 }
