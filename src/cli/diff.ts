@@ -3,6 +3,7 @@
 // src/controller/diff.ts, so they can never disagree with each other or with the reconciler.
 import { diffStack, nextRevision } from '../controller/diff.js';
 import { ComposeCli } from '../docker/compose.js';
+import { changed, unified } from '../plan/text-diff.js';
 import { Engine } from '../docker/engine.js';
 import { StateStore } from '../store/state.js';
 import type { Dir } from './dirs.js';
@@ -14,8 +15,10 @@ runs (compose's config hash): create, recreate, keep, or remove (as an orphan). 
 handing a running install to berth. Changes nothing. --manifests finds a stack berth has not
 run yet. For a stack that follows a channel, the next revision is the release berth would
 apply next among those it accepted at its last check-in (the feed is not asked; a release
-waiting for approval is shown with why it waits). Exit 0 when nothing would be recreated
-or removed, 1 otherwise.`;
+waiting for approval is shown with why it waits). Then the compose file that runs against
+the one berth would run, as a unified diff (values of credential-named keys, such as
+POSTGRES_PASSWORD, shown as ***). Exit 0 when nothing would be recreated or removed, 1
+otherwise.`;
 
 export async function diffCommand(opts: { name: string; state: Dir; manifests: Dir; output: OutputFormat }): Promise<number> {
   const diff = await diffStack(opts.name, {
@@ -25,11 +28,13 @@ export async function diffCommand(opts: { name: string; state: Dir; manifests: D
     manifestsDir: opts.manifests.path,
   });
   const disruptive = diff.services.some((s) => s.change === 'recreate' || s.change === 'remove');
-  if (!printStructured(opts.output, diff)) {
+  const compose = { from: diff.compose.from, to: diff.compose.to, changed: changed(diff.compose.lines), unified: unified(diff.compose.lines, diff.compose.from, diff.compose.to) };
+  if (!printStructured(opts.output, { ...diff, compose })) {
     const what = diff.next !== undefined ? `revision ${diff.next} (not applied yet)` : `revision ${diff.applied} (applied; no new revision is due)`;
     process.stdout.write(`stack ${diff.stack}, project ${diff.project}, version ${diff.version}: ${what}\n`);
     if (diff.waiting !== undefined && diff.next !== undefined) process.stdout.write(`waiting: ${diff.waiting}\n`);
     process.stdout.write(table([['SERVICE', 'CHANGE', 'CONTAINERS'], ...diff.services.map((s) => [s.service, s.change, s.containers.join(', ') || '-'])]));
+    process.stdout.write(compose.changed ? `\n${compose.unified}` : `\ncompose file: no change (${compose.to})\n`);
   }
   return disruptive ? 1 : 0;
 }

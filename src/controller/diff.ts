@@ -7,6 +7,7 @@
 // stack that follows a channel, from the release berth would apply next. Writes nothing to
 // the state folder, and the rendered file (which can hold secrets) goes to compose on stdin.
 // `berth render` prints the same rendered file (nextRevision).
+import { readFile } from 'node:fs/promises';
 import type { Quarantine, ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
 import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
@@ -22,6 +23,8 @@ import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
 import { readRegularFile } from '../util/files.js';
 import { mayAdopt } from './adoption.js';
+import { diffLines, splitLines, type DiffLine } from '../plan/text-diff.js';
+import { redactComposeText } from '../util/redact.js';
 import { keepLegacyKey } from './legacy-revision.js';
 import { ReleaseCache } from './releases.js';
 import { resolveTargetFile, type FollowContext } from './target-file.js';
@@ -38,6 +41,16 @@ export interface StackDiff {
   applied?: number;
   next?: number;
   services: ServiceDiff[];
+  /** The compose file that runs against the one the next pass would run, credentials redacted. */
+  compose: ComposeDiff;
+}
+
+/** A line diff of two compose files, both redacted (util/redact.ts) before they were compared. */
+export interface ComposeDiff {
+  /** What each side is: "revision 3 (runs)", "revision 4 (next pass)". */
+  from: string;
+  to: string;
+  lines: DiffLine[];
 }
 
 /** The manifest of a stack: the one its status names, else the first file of the folder that declares it. */
@@ -130,6 +143,21 @@ export async function nextRevision(name: string, deps: { state: StateStore; engi
   };
 }
 
+/**
+ * The compose file of the revision that runs (as stored in the state folder) against the one
+ * the next pass would run. Both sides are redacted before they are compared: rendered files
+ * hold interpolated values, and this diff is shown on the console and printed by `berth diff`.
+ */
+export async function composeDiff(rev: NextRevision, state: StateStore): Promise<ComposeDiff> {
+  const to = rev.next !== undefined ? `revision ${rev.next} (next pass)` : `revision ${rev.applied} (runs; no new revision is due)`;
+  if (rev.applied === undefined) return { from: 'nothing (berth has applied no revision)', to, lines: diffLines([], splitLines(redactComposeText(rev.composeText))) };
+  const path = state.revisionComposePath(rev.stack, rev.applied);
+  const running = await readFile(path, 'utf8').catch((err: unknown) => {
+    throw new Error(`cannot read the compose file of revision ${rev.applied} that runs (${path}): ${(err as Error).message}; berth writes it with the revision, so the state folder may have been edited by hand`);
+  });
+  return { from: `revision ${rev.applied} (runs)`, to, lines: diffLines(splitLines(redactComposeText(running)), splitLines(redactComposeText(rev.composeText))) };
+}
+
 export async function diffStack(name: string, deps: { state: StateStore; engine: Engine; compose: ComposeCli; manifestsDir?: string }): Promise<StackDiff> {
   const rev = await nextRevision(name, deps);
   const wanted = await serviceConfigHashes(deps.compose, { project: rev.project, projectDirectory: rev.projectDirectory, composeText: rev.composeText, profiles: rev.profiles });
@@ -147,6 +175,7 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
     ...(rev.applied !== undefined ? { applied: rev.applied } : {}),
     ...(rev.next !== undefined ? { next: rev.next } : {}),
     services: recreatePlan(wanted, running),
+    compose: await composeDiff(rev, deps.state),
   };
 }
 

@@ -155,3 +155,37 @@ export const redactingLogOptions: Pick<LoggerOptions, 'formatters' | 'hooks'> = 
     },
   },
 };
+
+// `key: value` in YAML (the key may be quoted) and `- KEY=value` in a list (compose's list form of environment).
+const YAML_ENTRY = /^(\s*)(-\s+)?(["']?)([^\s"':=#][^"':=#]*?)\3(\s*:\s+|=)(.*)$/;
+
+/**
+ * A compose file (YAML, as berth renders it) with the values of credential-named keys
+ * (POSTGRES_PASSWORD, api_key, an auth label: any key with a word of SECRET_WORDS) replaced
+ * by ***, and everything redactText finds (registered secrets, URL credentials, private keys).
+ * Line by line, so two redacted files still diff line for line; a redacted value's
+ * continuation lines are dropped. A key with no value of its own (`secrets:` over a mapping)
+ * keeps its children, whose own keys are judged in turn.
+ */
+export function redactComposeText(text: string): string {
+  const out: string[] = [];
+  let skipDeeperThan: number | undefined;
+  for (const line of redactText(text).split('\n')) {
+    const indent = /^\s*/.exec(line)![0].length;
+    if (skipDeeperThan !== undefined) {
+      if (line.trim() === '' || indent > skipDeeperThan) continue;
+      skipDeeperThan = undefined;
+    }
+    const m = YAML_ENTRY.exec(line);
+    if (m === null || !isSecretName(m[4]!) || m[6]!.trim() === '' || m[6]!.trim() === REDACTED || m[6]!.trim().startsWith('#')) {
+      out.push(line);
+      continue;
+    }
+    const [, lead, dash = '', quote, key, sep] = m as unknown as [string, string, string | undefined, string, string, string];
+    out.push(`${lead}${dash}${quote}${key}${quote}${sep}${REDACTED}`);
+    // A key with a value of its own has no children: deeper lines are that value going on
+    // (a block scalar, a long string the YAML writer folded, a quoted string left open).
+    skipDeeperThan = lead.length;
+  }
+  return out.join('\n');
+}

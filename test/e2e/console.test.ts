@@ -214,6 +214,11 @@ test('a pinned stack in notify mode: the page shows what applying the new versio
   await next.getByText('berth would write revision 2.').waitFor();
   assert.match((await next.locator('td.add code').getAttribute('title')) ?? '', new RegExp(v11.digest));
   assert.equal(await next.locator('.pill', { hasText: 'recreate' }).count(), 1);
+  // And the compose file berth would run, against the one that runs: the image line changes.
+  const composeDiff = next.locator('#compose-diff');
+  await composeDiff.locator('.dl.del', { hasText: `image: ${v1.pinned}` }).waitFor();
+  await composeDiff.locator('.dl.add', { hasText: `image: ${v11.pinned}` }).waitFor();
+  await next.getByText('shown as ***').waitFor();
 
   await page.getByRole('button', { name: 'Apply update to 1.1.0' }).click();
   await page.getByText('Runs 1.1.0, healthy and up to date.').waitFor({ timeout: 120_000 });

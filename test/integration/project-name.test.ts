@@ -169,7 +169,9 @@ describe('berth diff: what adopting a running install would recreate, before it 
     const folder = uniqueName('install');
     const dir = join(h.manifests, folder);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'compose.yaml'), `name: ${shop}\nservices:\n  web: {image: "${plain.pinned}", init: false}\n`);
+    const composeWith = (greeting: string, password: string) =>
+      `name: ${shop}\nservices:\n  web: {image: "${plain.pinned}", init: false, environment: {GREETING: ${greeting}, DB_PASSWORD: ${password}}}\n`;
+    await writeFile(join(dir, 'compose.yaml'), composeWith('hello', 'first-s3cret'));
     h.projects.add(shop);
     h.projects.add(name);
     await promisify(execFile)('docker', ['compose', 'up', '-d'], { cwd: dir });
@@ -183,10 +185,16 @@ describe('berth diff: what adopting a running install would recreate, before it 
     assert.equal(diff.next, 1);
     // berth adopts the unchanged service as it runs, without its labels: compose keeps the container.
     assert.deepEqual(diff.services.map((s) => [s.service, s.change]), [['web', 'keep']]);
+    // Nothing of berth's runs yet: the whole compose file it would run is added, its password redacted.
+    const compose = (JSON.parse(before.stdout) as { compose: { from: string; unified: string } }).compose;
+    assert.match(compose.from, /nothing/);
+    assert.match(compose.unified, /^\+\s+GREETING: hello$/m);
+    assert.match(compose.unified, /^\+\s+DB_PASSWORD: \*\*\*$/m);
+    assert.doesNotMatch(before.stdout, /s3cret/);
     assert.deepEqual(await running(shop, 'web'), byHand, 'diff changed nothing');
     assert.deepEqual(await h.state.revisionNumbers(name), [], 'diff wrote no revision');
 
-    await h.start();
+    const operator = await h.start();
     await h.waitFor({ stack: name }, 'Ready', isReady('1.0.0'));
     assert.deepEqual(await running(shop, 'web'), byHand, 'adopting recreated the container');
     const after = await berth(['diff', name, '--state', h.state.root, '-o', 'json']);
@@ -197,5 +205,16 @@ describe('berth diff: what adopting a running install would recreate, before it 
     assert.deepEqual(now.services.map((s) => [s.service, s.change]), [['web', 'keep']]);
     const text = await berth(['diff', name, '--state', h.state.root]);
     assert.match(text.stdout, /web\s+keep/);
+    assert.match(text.stdout, /compose file: no change/);
+
+    // With berth stopped, a person edits the compose file: diff shows the lines that change, as diff -u does.
+    await operator.stop();
+    await writeFile(join(dir, 'compose.yaml'), composeWith('goodbye', 'second-s3cret'));
+    const edited = await berth(['diff', name, '--state', h.state.root]);
+    assert.equal(edited.code, 1, edited.stderr);
+    assert.match(edited.stdout, /^--- revision 1 \(runs\)\n\+\+\+ revision 2 \(next pass\)\n@@ /m);
+    assert.match(edited.stdout, /^-\s+GREETING: hello\n\+\s+GREETING: goodbye$/m);
+    assert.doesNotMatch(edited.stdout, /s3cret/);
+    assert.doesNotMatch(edited.stdout, /^[-+]\s+DB_PASSWORD/m, 'a redacted value that changed shows no line: it is *** on both sides');
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { StackStatusBody } from '../../src/api/types.js';
 import { escapeHtml, html } from '../../src/web/console/html.js';
 import { renderNotes } from '../../src/web/console/markdown.js';
+import { diffLines } from '../../src/plan/text-diff.js';
 import { layout, overviewMain, phaseOf, stackMain, type PageContext } from '../../src/web/console/views.js';
 
 const EVIL = '<script>alert(1)</script>';
@@ -118,4 +119,30 @@ test('the one-sentence summary says what a person must know first', () => {
   s.operation = { id: 'x', kind: 'update', revision: 4, targetKey: 'k', desiredKey: 'k', step: 'verify', started: '2026-01-02T03:00:00Z', stepStarted: '2026-01-02T03:00:00Z' };
   s.targetVersion = '2.0.0';
   assert.equal(phaseOf(s).sentence, 'Updating to 2.0.0: step verify.');
+});
+
+test('the compose file diff shows every line as text, added and removed lines marked, long unchanged runs folded', () => {
+  const running = ['services:', '  web:', `    image: shop@sha256:old`, ...Array.from({ length: 12 }, (_, i) => `    # unchanged ${i}`), `    command: echo ${EVIL}`];
+  const next = ['services:', '  web:', `    image: shop@sha256:new${EVIL}`, ...running.slice(3)];
+  const view = {
+    name: 'shop',
+    status: hostileStatus(),
+    rollback: [],
+    rollbackRevisions: [],
+    next: { images: [], compose: { from: `revision 3 (runs)${EVIL}`, to: 'revision 4 (next pass)', lines: diffLines(running, next) } },
+  };
+  const page = stackMain(view, signedIn).text;
+  assert.doesNotMatch(page, /<script/i);
+  const diff = /<div class="textdiff" id="compose-diff"><div class="td-inner">([\s\S]*?)<\/div><\/div>\n<p/.exec(page)?.[1] ?? '';
+  assert.match(diff, /<div class="dl del"><span class="ln">3<\/span><span class="ln"><\/span><span class="mk">−<\/span><code>    image: shop@sha256:old<\/code><\/div>/);
+  assert.match(diff, /<div class="dl add"><span class="ln"><\/span><span class="ln">3<\/span><span class="mk">\+<\/span><code>    image: shop@sha256:new&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/code><\/div>/);
+  assert.match(diff, /<details class="fold"><summary>10 unchanged lines<\/summary>/, 'the run beyond 3 lines of context is folded');
+  assert.match(diff, /<code>    command: echo &lt;script&gt;/, 'a folded line is text too');
+  assert.match(page, /revision 3 \(runs\)&lt;script&gt;/);
+  assert.match(page, /shown as \*\*\*/, 'the page says values are redacted');
+  assert.doesNotMatch(page, /Nothing: what runs is what the manifest asks for/);
+
+  const same = stackMain({ ...view, next: { images: [], compose: { from: 'revision 4 (runs)', to: 'revision 4 (runs; no new revision is due)', lines: diffLines(next, next) } } }, signedIn).text;
+  assert.match(same, /The compose file berth would run is the one that runs\./);
+  assert.doesNotMatch(same, /compose-diff/);
 });

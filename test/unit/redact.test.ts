@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { redactDeep, redactHeaders, redactText, redactUrl, redactingLogOptions } from '../../src/util/redact.js';
+import { redactComposeText, redactDeep, redactHeaders, redactText, redactUrl, redactingLogOptions, registerSecret } from '../../src/util/redact.js';
 
 const urls: Array<[string, string]> = [
   ['https://feed.example.com/stable', 'https://feed.example.com/stable'],
@@ -105,4 +105,62 @@ test("fields named as credentials are hidden whole: Docker's auth config (passwo
     webhook_secret: '***',
     clientSecret: '***',
   });
+});
+
+// A rendered compose file holds interpolated values: `berth diff` and the console show it with
+// the values of credential-named keys replaced, line by line, so the two sides still diff.
+const RENDERED = `name: shop
+services:
+  db:
+    environment:
+      POSTGRES_PASSWORD: hunter2-db
+      "API_KEY": 'abc-123'
+      GREETING: hello
+      PRIVATE_KEY: |-
+        -----BEGIN RSA PRIVATE KEY-----
+        MIIEowIBAAKCAQEA
+        -----END RSA PRIVATE KEY-----
+      LONG_TOKEN: a very long value that the yaml writer folded
+        onto a second line
+      DATABASE_URL: postgres://app:pw-in-url@db:5432/app
+    image: postgres@sha256:0123
+    command:
+      - --auth-token=cmd-secret
+      - SESSION_SECRET=list-secret
+    labels:
+      com.example.api_key: label-secret
+secrets:
+  db_password:
+    file: ./db_password.txt
+`;
+
+test('redactComposeText replaces the values of credential-named keys in every form compose writes, and keeps the rest', () => {
+  assert.equal(
+    redactComposeText(RENDERED),
+    `name: shop
+services:
+  db:
+    environment:
+      POSTGRES_PASSWORD: ***
+      "API_KEY": ***
+      GREETING: hello
+      PRIVATE_KEY: ***
+      LONG_TOKEN: ***
+      DATABASE_URL: postgres://***@db:5432/app
+    image: postgres@sha256:0123
+    command:
+      - --auth-token=***
+      - SESSION_SECRET=***
+    labels:
+      com.example.api_key: ***
+secrets:
+  db_password:
+    file: ./db_password.txt
+`,
+  );
+});
+
+test('redactComposeText replaces a registered secret wherever it appears, under any key', () => {
+  registerSecret('registered-value-42');
+  assert.equal(redactComposeText('    environment:\n      MOTD: hi registered-value-42\n'), '    environment:\n      MOTD: hi ***\n');
 });

@@ -76,6 +76,17 @@ select,input[type=password]{font:inherit;padding:.45rem .6rem;border:1px solid v
 .steps li.done{background:var(--ok-bg);color:var(--ok)}.steps li.now{background:var(--busy);color:#fff}
 .container{margin-bottom:.25rem}
 td.del code{background:var(--bad-bg)}td.add code{background:var(--ok-bg)}
+.textdiff{font-family:var(--mono);font-size:.8rem;border:1px solid var(--line);border-radius:8px;overflow:auto;max-height:32rem;background:#fcfcfd}
+.td-inner{display:inline-block;min-width:100%}
+.dl{display:grid;grid-template-columns:2.8rem 2.8rem 1.2rem 1fr;white-space:pre;line-height:1.45}
+.dl code{background:none;padding:0;font-size:inherit;border-radius:0}
+.dl .ln{color:var(--muted);text-align:right;padding-right:.5rem;user-select:none;border-right:1px solid var(--line)}
+.dl .mk{text-align:center;user-select:none}
+.dl.add{background:var(--ok-bg)}.dl.add .mk,.dl.add code{color:var(--ok)}
+.dl.del{background:var(--bad-bg)}.dl.del .mk,.dl.del code{color:var(--bad)}
+.fold summary{cursor:pointer;color:var(--muted);background:var(--idle-bg);padding:.15rem .8rem;font-family:system-ui,sans-serif;font-size:.8rem;list-style:none}
+.fold summary:before{content:"⋯ "}.fold[open] summary:before{content:"▾ "}
+.add-count{color:var(--ok);font-weight:600}.del-count{color:var(--bad);font-weight:600}
 .empty{padding:2rem;text-align:center;color:var(--muted)}
 .live-state{position:fixed;bottom:1rem;right:1rem;background:var(--warn-bg);color:var(--warn);padding:.4rem .8rem;border-radius:8px;font-size:.85rem}
 `;

@@ -3,7 +3,7 @@
 // and (for a stack page) what the next pass would change. Reads only; the pages are pure
 // functions of these views (views.ts), so they are tested without a server.
 import type { ResolvedStack, StackStatus, StackStatusBody } from '../../api/types.js';
-import { diffStack } from '../../controller/diff.js';
+import { diffStack, type ComposeDiff } from '../../controller/diff.js';
 import type { ComposeCli } from '../../docker/compose.js';
 import type { Engine } from '../../docker/engine.js';
 import { readChannelState } from '../../store/channel.js';
@@ -43,6 +43,8 @@ export interface NextPass {
   images: ImageChange[];
   /** compose's verdict per service (pinned stacks): create, recreate, keep, remove. */
   services?: ServiceChange[];
+  /** The compose file that runs against the one the next pass would run, redacted (pinned stacks). */
+  compose?: ComposeDiff;
   /** The revision the next pass would write; undefined: none is due. */
   nextRevision?: number;
   /** Why a part could not be worked out. */
@@ -129,22 +131,24 @@ const diffCache = new Map<string, Promise<NextPass>>();
 
 async function nextPass(deps: LoadDeps, name: string, status: StackStatus, stack: ResolvedStack | undefined, manifestText: string): Promise<NextPass> {
   const s = status.status;
+  let images = imageChanges(s.services, stack?.spec.images ?? {});
+  let note: string | undefined;
   if (stack?.spec.channel !== undefined) {
     // A channel stack's next revision is the release it would take: the one available.
     const channel = await readChannelState(deps.state, name).catch(() => undefined);
     const wanted = s.available?.version;
     const release = wanted !== undefined ? channel?.releases.find((r) => releaseVersion(r) === wanted) : undefined;
-    const images = imagesOfRelease(release);
-    if (images === undefined) return { images: imageChanges(s.services, {}), note: 'nothing newer is available on the channel: the next pass keeps what runs' };
-    return { images: imageChanges(s.services, images), note: `the images of release ${wanted}, once it is applied` };
+    const offered = imagesOfRelease(release);
+    if (offered === undefined) return { images: imageChanges(s.services, {}), note: 'nothing newer is available on the channel: the next pass keeps what runs' };
+    images = imageChanges(s.services, offered);
+    note = `the images of release ${wanted}, once it is applied`;
   }
-  const images = imageChanges(s.services, stack?.spec.images ?? {});
-  if (deps.engine === undefined || deps.compose === undefined) return { images };
-  const key = `${name}\0${manifestText}\0${s.revision ?? ''}\0${s.services.flatMap((x) => x.containers.map((c) => `${c.id}:${c.configHash ?? ''}`)).join(',')}`;
+  if (deps.engine === undefined || deps.compose === undefined) return { images, ...(note !== undefined ? { note } : {}) };
+  const key = `${name}\0${manifestText}\0${s.revision ?? ''}\0${s.available?.version ?? ''}\0${s.services.flatMap((x) => x.containers.map((c) => `${c.id}:${c.configHash ?? ''}`)).join(',')}`;
   let pending = diffCache.get(key);
   if (pending === undefined) {
     pending = diffStack(name, { state: deps.state, engine: deps.engine, compose: deps.compose, manifestsDir: deps.manifestsDir }).then(
-      (d) => ({ images, services: d.services, ...(d.next !== undefined ? { nextRevision: d.next } : {}) }),
+      (d) => ({ images, services: d.services, compose: d.compose, ...(note !== undefined ? { note } : {}), ...(d.next !== undefined ? { nextRevision: d.next } : {}) }),
       (err: unknown) => ({ images, note: `compose could not work out the difference: ${(err as Error).message}` }),
     );
     if (diffCache.size > 64) diffCache.clear();

@@ -6,6 +6,8 @@ import { html, type Html } from './html.js';
 import { renderNotes } from './markdown.js';
 import type { NextPass, OverviewRow, StackView } from './model.js';
 import { ASSET_PATHS } from './assets.js';
+import { changed, fold, type DiffLine } from '../../plan/text-diff.js';
+import type { ComposeDiff } from '../../controller/diff.js';
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'busy' | 'info' | 'idle';
 
@@ -316,18 +318,40 @@ ${s.services.length === 0 ? html`<p class="muted">No services observed yet.</p>`
 
 function nextPassCard(next: NextPass | undefined): Html | string {
   if (next === undefined) return '';
-  const changed = next.images.filter((i) => i.running !== i.next);
+  const changedImages = next.images.filter((i) => i.running !== i.next);
   return html`<section class="card" id="next-pass"><h2>What the next pass would change</h2>
 ${next.nextRevision !== undefined ? html`<p>berth would write revision <b>${next.nextRevision}</b>.</p>` : ''}
 ${next.note !== undefined ? html`<p class="muted small">${next.note}</p>` : ''}
-${changed.length === 0 && (next.services ?? []).every((x) => x.change === 'keep') ? html`<p class="muted">Nothing: what runs is what the manifest asks for.</p>` : ''}
-${changed.length > 0 ? html`<table class="plain diff"><thead><tr><th>Service</th><th>Runs</th><th>Next</th></tr></thead><tbody>${changed.map(
+${changedImages.length === 0 && (next.services ?? []).every((x) => x.change === 'keep') && !(next.compose !== undefined && changed(next.compose.lines)) ? html`<p class="muted">Nothing: what runs is what the manifest asks for.</p>` : ''}
+${changedImages.length > 0 ? html`<table class="plain diff"><thead><tr><th>Service</th><th>Runs</th><th>Next</th></tr></thead><tbody>${changedImages.map(
     (i) => html`<tr><td>${i.service}</td><td class="del">${shortDigest(i.running)}</td><td class="add">${shortDigest(i.next)}</td></tr>`,
   )}</tbody></table>` : ''}
 ${next.services !== undefined && next.services.some((x) => x.change !== 'keep') ? html`<table class="plain"><thead><tr><th>Service</th><th>compose would</th></tr></thead><tbody>${next.services.map(
     (x) => html`<tr><td>${x.service}</td><td>${pill(x.change === 'keep' ? 'idle' : x.change === 'remove' ? 'bad' : 'warn', x.change)}</td></tr>`,
   )}</tbody></table>` : ''}
+${next.compose !== undefined ? composeDiffPart(next.compose) : ''}
 </section>`;
+}
+
+function diffLine(l: DiffLine): Html {
+  const mark = l.op === 'add' ? '+' : l.op === 'del' ? '−' : ' ';
+  return html`<div class="dl ${l.op}"><span class="ln">${l.old ?? ''}</span><span class="ln">${l.new ?? ''}</span><span class="mk">${mark}</span><code>${l.text}</code></div>`;
+}
+
+/** The compose file that runs against the next one, like `diff -u`: changes with context, unchanged runs folded (a click opens them). */
+function composeDiffPart(d: ComposeDiff): Html {
+  const added = d.lines.filter((l) => l.op === 'add').length;
+  const removed = d.lines.filter((l) => l.op === 'del').length;
+  return html`<h3>Compose file</h3>
+<p class="small"><span class="muted">${d.from}</span> → <b>${d.to}</b>${changed(d.lines) ? html` · <span class="add-count">+${added}</span> <span class="del-count">−${removed}</span>` : ''}</p>
+${changed(d.lines)
+    ? html`<div class="textdiff" id="compose-diff"><div class="td-inner">${fold(d.lines).map((seg) =>
+        seg.kind === 'shown'
+          ? seg.lines.map(diffLine)
+          : html`<details class="fold"><summary>${seg.lines.length} unchanged line${seg.lines.length === 1 ? '' : 's'}</summary>${seg.lines.map(diffLine)}</details>`,
+      )}</div></div>`
+    : html`<p class="muted">The compose file berth would run is the one that runs.</p>`}
+<p class="muted small">Values of keys named like credentials (password, token, key, secret, auth…) and secrets berth knows are shown as ***, on both sides: a change to one does not show here.</p>`;
 }
 
 function conditionsCard(s: StackStatusBody, ctx: PageContext): Html {
