@@ -2,7 +2,7 @@
 // edit, the git-checkout refusal) is src/controller/actions.ts, shared with the web console;
 // this file only words its result.
 import type { StackStatus } from '../api/types.js';
-import { ActionError, rollbackTo } from '../controller/actions.js';
+import { ActionError, rollbackTo, type RollbackResult } from '../controller/actions.js';
 import { historyMarks } from '../plan/history.js';
 import { StateStore } from '../store/state.js';
 import { stateFlag, type Dir } from './dirs.js';
@@ -79,6 +79,14 @@ export interface RollbackCommandOptions {
   force: boolean;
 }
 
+/** The first line `berth rollback` prints: what it changed in the manifest. */
+export function rollbackSummary(result: Pick<RollbackResult, 'stack' | 'fromVersion' | 'version' | 'revision' | 'approve' | 'manifest'>): string {
+  // A channel stack had no spec.version: "- -> 2.0.0" read like a typo.
+  const version = result.fromVersion !== undefined ? `spec.version ${result.fromVersion} -> ${result.version}` : `spec.version set to ${result.version} (it was unset)`;
+  const approve = result.approve !== undefined ? `, spec.approve set to ${result.approve} (the stack is in notify mode; this rollback is the approval)` : '';
+  return `${result.stack}: ${version}, spec.images set to those of revision ${result.revision}${approve}, in ${result.manifest}.`;
+}
+
 export async function rollbackCommand(opts: RollbackCommandOptions): Promise<number> {
   let result;
   try {
@@ -93,8 +101,7 @@ export async function rollbackCommand(opts: RollbackCommandOptions): Promise<num
     lines.push(`${result.manifest} already asks for version ${result.version} (revision ${result.revision}); nothing changed.`);
   } else {
     lines.push(
-      `${result.stack}: spec.version ${result.fromVersion ?? '-'} -> ${result.version}, spec.images set to those of revision ${result.revision}` +
-        `${result.approve !== undefined ? `, spec.approve set to ${result.approve} (the stack is in notify mode; this rollback is the approval)` : ''}, in ${result.manifest}.`,
+      rollbackSummary(result),
       `berth applies it on its next pass; follow with: berth status ${result.stack} --wait${stateFlag(opts.state)}`,
     );
   }

@@ -46,6 +46,14 @@ async function stackProblems(file: string, stack: ResolvedStack, models: Compose
   }
 }
 
+/** Why a file could not be read, in words, with what to check (a typo in the path is the usual cause). */
+function unreadable(file: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return `no such file; check the path (berth validate takes the manifest's own file, e.g. .berth/manifests/shop.yaml)`;
+  if (err.code === 'EISDIR') return `is a folder; name the files in it, e.g. berth validate ${file.replace(/\/+$/, '')}/*.yaml`;
+  if (err.code === 'EACCES') return `cannot be read (permission denied); run as a user who can read it`;
+  return err.message;
+}
+
 function describeValid(kind: string, value: Record<string, unknown>): string {
   if (kind === 'Stack') {
     const stack = value as unknown as ResolvedStack;
@@ -96,7 +104,7 @@ export async function validateCommand(files: string[]): Promise<number> {
       if (err instanceof InvalidManifestError) {
         process.stderr.write(`${file}: invalid\n${err.problems.map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')}\n`);
       } else {
-        process.stderr.write(`${file}: ${(err as Error).message}\n`);
+        process.stderr.write(`${file}: ${unreadable(file, err as NodeJS.ErrnoException)}\n`);
       }
     }
   }

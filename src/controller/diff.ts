@@ -56,8 +56,14 @@ export interface ComposeDiff {
 /** The manifest of a stack: the one its status names, else the first file of the folder that declares it. */
 async function manifestOf(state: StateStore, name: string, manifestsDir: string | undefined): Promise<{ file: string; stack: ResolvedStack }> {
   const known = (await state.readStatus({ stack: name }).catch(() => undefined))?.status.manifest;
-  const entry = known !== undefined ? await readManifest(known) : (await scanManifests(manifestsDir ?? '.')).find((e) => e.stack?.metadata.name === name);
-  if (entry === undefined) throw new Error(`no manifest in ${manifestsDir ?? '.'} declares stack "${name}"; pass the folder with --manifests`);
+  const scanned = known !== undefined ? undefined : await scanManifests(manifestsDir ?? '.');
+  const entry = known !== undefined ? await readManifest(known) : scanned?.find((e) => e.stack?.metadata.name === name);
+  if (entry === undefined) {
+    // A typo in NAME is likelier than the wrong folder: name what the folder does declare.
+    const names = [...new Set((scanned ?? []).map((e) => e.stack?.metadata.name ?? e.declaredName).filter((n) => n !== undefined))].sort();
+    const holds = names.length > 0 ? `its manifests declare: ${names.join(', ')}` : 'it holds no Stack manifests';
+    throw new Error(`no manifest in ${manifestsDir ?? '.'} declares stack "${name}" (${holds}); check the name, or pass the folder that holds it with --manifests`);
+  }
   if (entry.stack === undefined) throw new Error(entry.error?.message ?? `${entry.file}: not a valid Stack`);
   return { file: entry.file, stack: entry.stack };
 }

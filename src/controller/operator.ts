@@ -393,6 +393,8 @@ export class Operator {
         stream.on('close', retry);
       })
       .catch((err: unknown) => {
+        // Aborted by stop(): not the engine's fault, and nothing to retry.
+        if (controller.signal.aborted) return;
         this.log.warn({ err }, 'engine event stream unavailable; retrying');
         retry();
       });

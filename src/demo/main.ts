@@ -24,6 +24,7 @@ import { StateStore } from '../store/state.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { serveFeed, type StaticFeed } from './feed-server.js';
 import { buildDemoImage, findStaticBusybox } from './images.js';
+import { takenAddresses, type PortCheck } from './ports.js';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -60,6 +61,18 @@ function config(env: NodeJS.ProcessEnv): Config {
     registry: env['DEMO_REGISTRY'] ?? '127.0.0.1:5000',
     stepTimeoutMs: num('DEMO_STEP_TIMEOUT_SECONDS', 180) * 1000,
   };
+}
+
+/** The console's and the shop's addresses, each with the variable that moves it (port 0: any free one, never taken). */
+function portChecks(c: Config): PortCheck[] {
+  const checks: PortCheck[] = [{ what: 'the shop', host: '127.0.0.1', port: c.shopPort, knob: 'DEMO_SHOP_PORT', example: String(c.shopPort + 1) }];
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(c.http);
+  if (c.http !== 'off' && m !== null) {
+    const host = m[1]!;
+    const port = Number(m[2]);
+    checks.unshift({ what: 'the console', host, port, knob: 'DEMO_HTTP', example: `${host.includes(':') ? `[${host}]` : host}:${port + 1}` });
+  }
+  return checks.filter((x) => x.port !== 0);
 }
 
 /** A failure the demo explains itself: printed without a stack trace. */
@@ -414,6 +427,9 @@ async function main(): Promise<number> {
     say(`demo: the demo's folder is ${c.dir}`);
     say(`demo: (its manifests and state use berth's default layout: .berth/manifests and .berth/state)`);
     await demo.reset();
+    // After reset: the previous demo's shop, which held the shop's port, is gone by now.
+    const taken = await takenAddresses(portChecks(c));
+    if (taken.length > 0) throw new DemoError(taken.join('\n      '));
     await demo.prepare();
     const feedUrl = await demo.startFeed();
     await demo.writeStack(feedUrl);

@@ -43,8 +43,12 @@ export function watchManifests(dir: string, onChange: (file: string) => void, on
   }).on('error', (err: unknown) => {
     onError(err instanceof Error ? err : new Error(String(err)));
   });
+  // A pass that was running when berth stopped still hands over its compose files; chokidar
+  // would watch them on a closed watcher, and those handles kept berth from exiting.
+  let closed = false;
   return {
     track(files) {
+      if (closed) return;
       for (const f of files) {
         if (!tracked.has(f)) {
           tracked.add(f);
@@ -53,6 +57,9 @@ export function watchManifests(dir: string, onChange: (file: string) => void, on
       }
     },
     trackedFiles: () => [...tracked],
-    close: () => watcher.close(),
+    close: () => {
+      closed = true;
+      return watcher.close();
+    },
   };
 }

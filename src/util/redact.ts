@@ -104,12 +104,34 @@ export function redactHeaders(headers: Record<string, string | string[] | undefi
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, isSecretName(k) ? REDACTED : v]));
 }
 
+/**
+ * Properties an error's class defines as getters (a DOMException's name, message and code).
+ * Built-in ones read internal slots that only the real error has, so on a copy they throw.
+ */
+function inheritedGetters(err: Error): Map<string, boolean> {
+  const keys = new Map<string, boolean>();
+  for (let proto = Object.getPrototypeOf(err) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const [key, desc] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (desc.get !== undefined && !keys.has(key)) keys.set(key, desc.enumerable === true);
+    }
+  }
+  return keys;
+}
+
 /** A copy of an Error with its message, stack, cause and fields redacted, keeping its class for the log's `type`. */
 function redactError(err: Error, seen: WeakSet<object>): Error {
   const copy = Object.create(Object.getPrototypeOf(err) as object) as Error;
-  for (const key of Object.getOwnPropertyNames(err)) {
-    const value = (err as unknown as Record<string, unknown>)[key];
-    Object.defineProperty(copy, key, { value: redactValue(value, seen, key), enumerable: Object.prototype.propertyIsEnumerable.call(err, key), writable: true, configurable: true });
+  const keys = new Map<string, boolean>(inheritedGetters(err));
+  for (const key of Object.getOwnPropertyNames(err)) keys.set(key, Object.prototype.propertyIsEnumerable.call(err, key));
+  for (const [key, enumerable] of keys) {
+    let value: unknown;
+    try {
+      // Read on the real error, where a built-in getter works; the copy gets a plain value.
+      value = (err as unknown as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    Object.defineProperty(copy, key, { value: redactValue(value, seen, key), enumerable, writable: true, configurable: true });
   }
   return copy;
 }

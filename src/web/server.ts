@@ -96,7 +96,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(`berth could not listen on ${opts.addr} for its web console: ${err.code ?? err.message}; choose another address with --http HOST:PORT, or --http off`));
+      // main prefixes "berth:"; the usual cause (another program, or another berth, on the port) is named.
+      const why = err.code === 'EADDRINUSE' ? 'EADDRINUSE: another program listens there' : (err.code ?? err.message);
+      reject(new Error(`could not listen on ${opts.addr} for the web console (${why}); choose another address with --http HOST:PORT, or --http off`));
     });
     server.listen(port, host, () => resolve());
   });

@@ -1,5 +1,6 @@
 // The example manifests the README points vendors and admins to are valid as written.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -7,6 +8,7 @@ import { parseStack, parseYaml } from '../../src/api/validate.js';
 import { validateRelease } from '../../src/api/validate-release.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', '..', 'manifests', 'examples');
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 
 describe('manifests/examples', () => {
   test('the release example is a valid Release a vendor can publish as it is', async () => {
@@ -23,5 +25,14 @@ describe('manifests/examples', () => {
     assert.equal(stack.spec.channel?.name, 'stable');
     assert.equal(stack.spec.channel?.intervalSeconds, 300);
     assert.equal(stack.spec.policy.autoApply, 'minor');
+  });
+
+  // A new user's first check of an example is `berth validate` on it, which also looks for
+  // the compose files a Stack names: the example folder ships them.
+  test('berth validate accepts every example as shipped', () => {
+    const files = ['shop-following.yaml', 'shop-1.5.0.release.yaml'].map((f) => join(EXAMPLES, f));
+    const r = spawnSync(process.execPath, [CLI, 'validate', ...files], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `berth validate refused the examples:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /shop-following\.yaml: valid Stack "shop"/);
   });
 });

@@ -74,6 +74,34 @@ test('a logger with redactingLogOptions writes no credential in fields, errors o
   assert.match(text, /check-in refused: GET https:\/\/\*\*\*@h\/\?sig=\*\*\*/);
 });
 
+// An aborted engine call or fetch rejects with a DOMException, whose name, message and code
+// are getters on its prototype that only work on a real DOMException. Logging one (as `berth
+// run` does when it stops while the event stream connects) must not throw: it did, and the
+// throw became an unhandled rejection that ended berth with exit 70.
+test('a DOMException (AbortError, TimeoutError) is logged with its type, name and redacted message', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const log = pino({ level: 'info', ...redactingLogOptions }, sink);
+  const controller = new AbortController();
+  controller.abort();
+  assert.ok(controller.signal.reason instanceof DOMException);
+  log.warn({ err: controller.signal.reason }, 'engine event stream unavailable; retrying');
+  log.warn({ err: new DOMException('GET https://u:hunter2@h/x timed out', 'TimeoutError') }, 'timed out');
+  assert.equal(lines.length, 2);
+  const [aborted, timedOut] = lines.map((l) => JSON.parse(l) as { err: { type: string; name: string; message: string; code: number } });
+  assert.equal(aborted!.err.type, 'DOMException');
+  assert.equal(aborted!.err.name, 'AbortError');
+  assert.equal(aborted!.err.message, 'This operation was aborted');
+  assert.equal(aborted!.err.code, 20);
+  assert.equal(timedOut!.err.name, 'TimeoutError');
+  assert.equal(timedOut!.err.message, 'GET https://***@h/x timed out');
+});
+
 test('a secret registered at run time is replaced wherever it appears, under any name; short values are not registered', async () => {
   const { registerSecret } = await import('../../src/util/redact.js');
   registerSecret('hook-secret-4711');
