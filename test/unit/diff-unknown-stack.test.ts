@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nextRevision } from '../../src/controller/diff.js';
 import type { ComposeCli } from '../../src/docker/compose.js';
+import type { Engine } from '../../src/docker/engine.js';
 import { StateStore } from '../../src/store/state.js';
 
 const stack = (name: string) => `apiVersion: berth.dev/v1alpha1
@@ -26,10 +27,11 @@ test('diff/render of a stack no manifest declares names the stacks the folder de
   await mkdir(manifests);
   await writeFile(join(manifests, 'shop.yaml'), stack('shop'));
   await writeFile(join(manifests, 'blog.yaml'), stack('blog'));
-  // The name is looked up before compose is asked anything.
+  // The name is looked up before compose or the engine is asked anything.
   const compose = undefined as unknown as ComposeCli;
+  const engine = undefined as unknown as Engine;
   await assert.rejects(
-    nextRevision('shpo', { state: new StateStore(join(dir, 'state')), compose, manifestsDir: manifests }),
+    nextRevision('shpo', { state: new StateStore(join(dir, 'state')), engine, compose, manifestsDir: manifests }),
     (err: Error) => {
       assert.match(err.message, /no manifest in .*manifests declares stack "shpo"/);
       assert.match(err.message, /declare: blog, shop/);
@@ -42,7 +44,7 @@ test('diff/render in a folder without Stack manifests says the folder holds none
   const dir = await mkdtemp(join(tmpdir(), 'berth-diff-unknown-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await assert.rejects(
-    nextRevision('shop', { state: new StateStore(join(dir, 'state')), compose: undefined as unknown as ComposeCli, manifestsDir: dir }),
+    nextRevision('shop', { state: new StateStore(join(dir, 'state')), engine: undefined as unknown as Engine, compose: undefined as unknown as ComposeCli, manifestsDir: dir }),
     /declares stack "shop" \(it holds no Stack manifests\); check the name, or pass the folder that holds it with --manifests/,
   );
 });
