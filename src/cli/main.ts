@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // berth: the command line. Parses arguments and hands over to commands.ts.
+// First: V8 settings apply to what the modules below allocate.
+import './v8-footprint.js';
 import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { describeCommand, getCommand, runCommand, validateCommand } from './commands.js';

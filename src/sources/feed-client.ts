@@ -4,7 +4,9 @@
 // a limit. The proxy settings of the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are
 // honoured, as a host behind a corporate proxy needs.
 import { STATUS_CODES } from 'node:http';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+// undici is loaded on the first request: most berths follow no channel, and an idle berth
+// should not hold a whole HTTP client in memory for nothing (bench idle, issue 10 item 6).
+import type { Dispatcher } from 'undici';
 import { FEED_LIMITS } from '../api/schema.js';
 import { berthVersion } from '../util/version.js';
 import { FeedError } from './errors.js';
@@ -37,11 +39,16 @@ export interface PostReportOptions {
 const MAX_REDIRECTS = 3;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+type Undici = Awaited<ReturnType<typeof importUndici>>;
+const importUndici = () => import('undici');
+let undici: Promise<Undici> | undefined;
+const loadUndici = (): Promise<Undici> => (undici ??= importUndici());
+
 // Created on first use, not at import: importing this module must not read the environment
 // or open anything (and undici warns once when the agent is made).
 let sharedDispatcher: Dispatcher | undefined;
-function defaultDispatcher(): Dispatcher {
-  sharedDispatcher ??= new EnvHttpProxyAgent();
+async function defaultDispatcher(): Promise<Dispatcher> {
+  sharedDispatcher ??= new (await loadUndici()).EnvHttpProxyAgent();
   return sharedDispatcher;
 }
 
@@ -119,6 +126,7 @@ async function exchange(
   signal: AbortSignal,
   dispatcher: Dispatcher,
 ): Promise<Exchange> {
+  const { request } = await loadUndici();
   let url = start;
   for (let hop = 0; ; hop++) {
     const res = await request(url, { method, headers, body: body ?? null, signal, dispatcher, maxRedirections: 0 });
@@ -195,7 +203,7 @@ export async function fetchIndex(opts: FetchIndexOptions): Promise<{ body: strin
     ...(opts.identity.version !== undefined && opts.identity.version !== '' ? { 'berth-version': opts.identity.version } : {}),
   };
   return bounded('GET', url, opts.timeoutMs, async (signal) => {
-    const res = await exchange('GET', url, headers, undefined, signal, opts.dispatcher ?? defaultDispatcher());
+    const res = await exchange('GET', url, headers, undefined, signal, opts.dispatcher ?? (await defaultDispatcher()));
     const tooLarge = (size: string) =>
       new FeedError('FeedTooLarge', `GET ${res.url.href}: the index is ${size}, more than the ${maxBytes} bytes berth accepts; the feed is broken or hostile, tell its vendor`);
     try {
@@ -238,7 +246,7 @@ export async function postReport(url: string, body: object, opts: PostReportOpti
   const payload = JSON.stringify(body);
   const headers = { ...baseHeaders(), 'content-type': 'application/json' };
   await bounded('POST', target, opts.timeoutMs, async (signal) => {
-    const res = await exchange('POST', target, headers, payload, signal, opts.dispatcher ?? defaultDispatcher());
+    const res = await exchange('POST', target, headers, payload, signal, opts.dispatcher ?? (await defaultDispatcher()));
     try {
       if (res.statusCode < 200 || res.statusCode > 299) throw httpRefusal('POST', res.url, res.statusCode);
       // Read a little so a keep-alive connection can be reused; a report's answer says nothing berth needs.
