@@ -20,6 +20,7 @@ import { CheckIns } from './checkin.js';
 import { Prefetcher } from './prefetch.js';
 import { Reconciler, type ReconcileResult } from './reconciler.js';
 import { Reporter } from './report.js';
+import { RescanFilter } from './rescan-filter.js';
 import { instanceId } from '../store/channel.js';
 
 export interface OperatorOptions {
@@ -61,6 +62,8 @@ export class Operator {
   private workers: Promise<void>[] = [];
   private rescanTimer: unknown;
   private rescanPending = false;
+  /** Keys with a pass since the last periodic rescan, which then need none from it. */
+  private readonly sinceRescan = new RescanFilter();
   /** Error codes the file watcher reported: once there is one, rescans come more often. */
   private readonly watcherErrors = new Set<string>();
   private running = false;
@@ -250,11 +253,14 @@ export class Operator {
     this.log.info('berth operator stopped');
   }
 
-  /** Rescans the folder and queues every key; a failed scan is logged, the next trigger retries. */
-  private rescanAndQueue(): void {
+  /**
+   * Rescans the folder and queues every key (`onlyDue`: only those without a pass since the
+   * last periodic rescan, see rescan-filter.ts); a failed scan is logged, the next trigger retries.
+   */
+  private rescanAndQueue(onlyDue = false): void {
     if (!this.running) return;
     this.rescan().then(
-      (keys) => keys.forEach((k) => this.queue.add(k)),
+      (keys) => (onlyDue ? this.sinceRescan.due(keys) : keys).forEach((k) => this.queue.add(k)),
       (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
     );
   }
@@ -296,7 +302,8 @@ export class Operator {
     // Once the watcher failed, rescans stand in for its events.
     const every = this.watcherErrors.size > 0 ? Math.min(ms, WATCHER_FALLBACK_MS) : ms;
     this.rescanTimer = this.clock.setTimeout(() => {
-      this.rescanAndQueue();
+      // Standing in for a failed watcher, a rescan must queue everything, as an event would.
+      this.rescanAndQueue(this.watcherErrors.size === 0);
       if (this.running) this.rescanEvery(ms);
     }, every);
   }
@@ -304,6 +311,7 @@ export class Operator {
   private async work(): Promise<void> {
     for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
       const k = key as WorkKey;
+      this.sinceRescan.passStarted(k);
       try {
         const result = await this.reconcileSafely(k);
         if (result.watch) this.watcher?.track(result.watch);
