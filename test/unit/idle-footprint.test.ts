@@ -1,6 +1,7 @@
 // What an idle `berth run` holds in memory (issue 10 item 6, `npm run bench` idle): it loads
 // only what a running operator uses. The HTTP client for release feeds (undici) comes with
-// the first check-in, the log pretty-printer only for a terminal; and berth sets V8 to favour
+// the first check-in, the log pretty-printer only for a terminal, no dockerode (berth speaks
+// the engine API itself, engine-http.ts); and berth sets V8 to favour
 // memory over peak speed before anything else is loaded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +39,7 @@ async function packagesLoaded(extra = ''): Promise<string[]> {
 
 test('berth run does not load the release-feed HTTP client (undici) until a stack checks in', async () => {
   const before = await packagesLoaded();
-  assert.ok(before.includes('dockerode') && before.includes('pino'), `the probe sees what berth loads: ${before.join(', ')}`);
+  assert.ok(before.includes('yaml') && before.includes('pino'), `the probe sees what berth loads: ${before.join(', ')}`);
   assert.ok(!before.includes('undici'), `undici is loaded at start-up: ${before.join(', ')}`);
   // A check-in (here to a port nobody listens on) loads it.
   const after = await packagesLoaded(`
@@ -46,6 +47,13 @@ test('berth run does not load the release-feed HTTP client (undici) until a stac
     await fetchIndex({ url: 'http://127.0.0.1:9/feed', channel: 'stable', identity: { instance: 'i', stack: 's' }, timeoutMs: 2000 }).catch(() => undefined);
   `);
   assert.ok(after.includes('undici'), `a check-in loads undici: ${after.join(', ')}`);
+});
+
+test('berth speaks to the engine without dockerode and its SSH, gRPC and protobuf clients', async () => {
+  const loaded = await packagesLoaded();
+  for (const heavy of ['dockerode', 'docker-modem', 'ssh2', '@grpc/grpc-js', 'protobufjs']) {
+    assert.ok(!loaded.includes(heavy), `${heavy} is loaded: ${loaded.join(', ')}`);
+  }
 });
 
 test('berth logging JSON (stderr not a terminal) does not load the pretty-printer', async () => {
