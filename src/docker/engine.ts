@@ -57,10 +57,10 @@ export class Engine {
 
   static async connect(opts: EngineOptions = {}): Promise<Engine> {
     const callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    // Outside the try: a DOCKER_HOST berth cannot use says so itself, not "start the engine".
+    const probe = new EngineHttp(opts.docker ?? addressFromEnv());
     let info: Docker.DockerVersion;
-    let probe: EngineHttp | undefined;
     try {
-      probe = new EngineHttp(opts.docker ?? addressFromEnv());
       // Unversioned: the engine answers at its own version, which is what we negotiate from.
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
