@@ -21,6 +21,7 @@ import { Prefetcher } from './prefetch.js';
 import { Reconciler, type ReconcileResult } from './reconciler.js';
 import { Reporter } from './report.js';
 import { RescanFilter } from './rescan-filter.js';
+import { engineEventFilters } from './engine-events.js';
 import { instanceId } from '../store/channel.js';
 
 export interface OperatorOptions {
@@ -355,7 +356,7 @@ export class Operator {
       this.clock.setTimeout(() => this.watchEvents(Math.min(attempt + 1, 5)), delay);
     };
     this.opts.engine
-      .events({ type: ['container'], label: [LABEL_PROJECT] }, controller.signal)
+      .events(engineEventFilters(), controller.signal)
       .then((stream) => {
         attempt = 0;
         const decoder = new StringDecoder('utf8');
