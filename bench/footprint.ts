@@ -171,7 +171,9 @@ export async function idle(image: TestImage, seconds: number) {
       const level = process.env['BERTH_BENCH_IDLE_LOG_LEVEL'] ?? 'info';
       // e.g. "--cpu-prof --cpu-prof-dir=/tmp/p" to see where the idle CPU goes.
       const nodeArgs = (process.env['BERTH_BENCH_IDLE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-      child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, 'run', '--manifests', manifests, '--state', state, '--log-level', level], { stdio: ['ignore', fd, fd] });
+      // The web server runs as it does for an admin (its default is on), on a free port: a fixed
+      // port would clash with other berths on this machine.
+      child = spawn(process.execPath, [...nodeArgs, BERTH_MAIN, 'run', '--manifests', manifests, '--state', state, '--log-level', level, '--http', '127.0.0.1:0'], { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }

@@ -152,7 +152,7 @@ async function healthyOn(engine: Engine, project: string, digest: string): Promi
   while (performance.now() < deadline) {
     const [c] = await engine.listContainers({ label: [`com.docker.compose.project=${project}`, 'com.docker.compose.service=web'], health: ['healthy'] });
     if (c !== undefined) {
-      const img = await engine.docker.getImage(c.ImageID).inspect();
+      const img = await engine.http.json<{ RepoDigests: string[] }>(`/images/${encodeURIComponent(c.ImageID)}/json`);
       if (img.RepoDigests.some((d) => d.endsWith(digest))) return Date.now();
     }
     await new Promise((r) => setTimeout(r, 50));

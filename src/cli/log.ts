@@ -2,9 +2,9 @@
 // With a log file (`berth run --log-file PATH`) every line is appended there as JSON, and
 // SIGHUP reopens the file, so logrotate (or a person) can rename it away: berth then writes
 // a new file at PATH instead of going on into the renamed one.
-import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { registerEnvSecrets, redactingLogOptions } from '../util/redact.js';
 
 export interface LoggerOptions {
@@ -16,6 +16,11 @@ export interface LoggerOptions {
 
 /** Mode of a log file berth creates: its lines are redacted, but still only for the admins' group. */
 const LOG_FILE_MODE = 0o640;
+
+// pino-pretty (and its dependencies) is loaded only for a terminal: a service's berth logs
+// JSON and should not carry a formatter it never calls (bench idle, issue 10 item 6). A
+// require, not an import(), so creating a logger stays synchronous.
+const requireHere = createRequire(import.meta.url);
 
 let fatalTarget: () => number = () => 2;
 
@@ -49,6 +54,7 @@ export function createLogger(level: string, opts: LoggerOptions = {}): Logger {
     return log;
   }
   if (process.stderr.isTTY) {
+    const pretty = requireHere('pino-pretty') as typeof import('pino-pretty');
     return pino({ level, ...redactingLogOptions }, pretty({ destination: opts.terminal ?? 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
   }
   return pino({ level, ...redactingLogOptions }, pino.destination({ dest: 2, sync: true }));

@@ -2,6 +2,8 @@
 // berth: the command line, on commander. This file declares the commands, their options and
 // their help; each command's work is in its own module (commands.ts, get.ts, ...), which
 // returns the exit code.
+// First: V8 settings apply to what the modules below allocate.
+import './v8-footprint.js';
 import { readFileSync, writeSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_HTTP_ADDR, parseAddr } from '../web/server.js';

@@ -21,6 +21,8 @@ import { CheckIns } from './checkin.js';
 import { Prefetcher } from './prefetch.js';
 import { Reconciler, type ReconcileResult } from './reconciler.js';
 import { Reporter } from './report.js';
+import { RescanFilter } from './rescan-filter.js';
+import { engineEventFilters } from './engine-events.js';
 import { instanceId } from '../store/channel.js';
 import { Metrics } from './metrics.js';
 import { Notifier, type NotifyDefaults } from '../notify/notifier.js';
@@ -67,6 +69,8 @@ export class Operator {
   private workers: Promise<void>[] = [];
   private rescanTimer: unknown;
   private rescanPending = false;
+  /** Keys with a pass since the last periodic rescan, which then need none from it. */
+  private readonly sinceRescan = new RescanFilter();
   /** Error codes the file watcher reported: once there is one, rescans come more often. */
   private readonly watcherErrors = new Set<string>();
   private running = false;
@@ -273,11 +277,14 @@ export class Operator {
     this.log.info('berth operator stopped');
   }
 
-  /** Rescans the folder and queues every key; a failed scan is logged, the next trigger retries. */
-  private rescanAndQueue(): void {
+  /**
+   * Rescans the folder and queues every key (`onlyDue`: only those without a pass since the
+   * last periodic rescan, see rescan-filter.ts); a failed scan is logged, the next trigger retries.
+   */
+  private rescanAndQueue(onlyDue = false): void {
     if (!this.running) return;
     this.rescan().then(
-      (keys) => keys.forEach((k) => this.queue.add(k)),
+      (keys) => (onlyDue ? this.sinceRescan.due(keys) : keys).forEach((k) => this.queue.add(k)),
       (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
     );
   }
@@ -319,7 +326,8 @@ export class Operator {
     // Once the watcher failed, rescans stand in for its events.
     const every = this.watcherErrors.size > 0 ? Math.min(ms, WATCHER_FALLBACK_MS) : ms;
     this.rescanTimer = this.clock.setTimeout(() => {
-      this.rescanAndQueue();
+      // Standing in for a failed watcher, a rescan must queue everything, as an event would.
+      this.rescanAndQueue(this.watcherErrors.size === 0);
       if (this.running) this.rescanEvery(ms);
     }, every);
   }
@@ -327,6 +335,7 @@ export class Operator {
   private async work(): Promise<void> {
     for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
       const k = key as WorkKey;
+      this.sinceRescan.passStarted(k);
       try {
         const result = await this.reconcileSafely(k);
         if (result.watch) this.watcher?.track(result.watch);
@@ -375,7 +384,7 @@ export class Operator {
       this.clock.setTimeout(() => this.watchEvents(Math.min(attempt + 1, 5)), delay);
     };
     this.opts.engine
-      .events({ type: ['container'], label: [LABEL_PROJECT] }, controller.signal)
+      .events(engineEventFilters(), controller.signal)
       .then((stream) => {
         attempt = 0;
         const decoder = new StringDecoder('utf8');

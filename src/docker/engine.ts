@@ -1,8 +1,10 @@
 // The one door to the Docker engine. It negotiates the API version (the engine's own,
 // capped at the newest this code knows) instead of pinning an old one, bounds every call
-// with a timeout, and counts calls so benchmarks can report them.
-import Docker from 'dockerode';
+// with a timeout, and counts calls so benchmarks can report them. It speaks HTTP itself
+// (engine-http.ts); dockerode's types still describe the engine's answers.
+import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
+import { addressFromEnv, EngineHttp, pullParams, type EngineAddress } from './engine-http.js';
 
 /** Newest engine API version berth has been written against. */
 const CLIENT_MAX_API = '1.47';
@@ -36,8 +38,8 @@ function compareVersions(a: string, b: string): number {
 }
 
 export interface EngineOptions {
-  /** Passed to dockerode; by default it honours DOCKER_HOST and falls back to /var/run/docker.sock. */
-  docker?: Docker.DockerOptions;
+  /** Where the engine listens; by default DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), else /var/run/docker.sock. */
+  docker?: EngineAddress;
   /** Timeout of ordinary (non-streaming) calls. */
   callTimeoutMs?: number;
 }
@@ -58,7 +60,8 @@ export interface PullStats {
 export type ContainerSummary = Docker.ContainerInfo;
 
 export class Engine {
-  readonly docker: Docker;
+  /** The engine's HTTP API at the negotiated version. */
+  readonly http: EngineHttp;
   readonly apiVersion: string;
   readonly engineVersion: string;
   private readonly callTimeoutMs: number;
@@ -68,8 +71,8 @@ export class Engine {
   readonly callsByKind = new Map<EngineCallKind, number>();
   readonly pullStats: PullStats = { succeeded: 0, failed: 0, bytes: 0, seconds: 0 };
 
-  private constructor(docker: Docker, apiVersion: string, engineVersion: string, callTimeoutMs: number) {
-    this.docker = docker;
+  private constructor(http: EngineHttp, apiVersion: string, engineVersion: string, callTimeoutMs: number) {
+    this.http = http;
     this.apiVersion = apiVersion;
     this.engineVersion = engineVersion;
     this.callTimeoutMs = callTimeoutMs;
@@ -77,7 +80,8 @@ export class Engine {
 
   static async connect(opts: EngineOptions = {}): Promise<Engine> {
     const callTimeoutMs = opts.callTimeoutMs ?? 30_000;
-    const probe = new Docker(opts.docker);
+    // Outside the try: a DOCKER_HOST berth cannot use says so itself, not "start the engine".
+    const probe = new EngineHttp(opts.docker ?? addressFromEnv());
     let info: Docker.DockerVersion;
     try {
       // Unversioned: the engine answers at its own version, which is what we negotiate from.
@@ -86,7 +90,7 @@ export class Engine {
         timer = setTimeout(() => reject(new Error(`no answer within ${callTimeoutMs} ms`)), callTimeoutMs);
       });
       try {
-        info = await Promise.race([probe.version(), timeout]);
+        info = await Promise.race([probe.json<Docker.DockerVersion>('/version'), timeout]);
       } finally {
         clearTimeout(timer);
       }
@@ -99,8 +103,7 @@ export class Engine {
     }
     const engineApi = info.ApiVersion;
     const api = compareVersions(engineApi, CLIENT_MAX_API) < 0 ? engineApi : CLIENT_MAX_API;
-    const docker = new Docker({ ...opts.docker, version: `v${api}` });
-    return new Engine(docker, api, info.Version, callTimeoutMs);
+    return new Engine(probe.at(api), api, info.Version, callTimeoutMs);
   }
 
   private count(kind: EngineCallKind): void {
@@ -122,7 +125,7 @@ export class Engine {
 
   listContainers(filters: Record<string, string[]>): Promise<ContainerSummary[]> {
     return this.call('list_containers', 'listing containers', 'check that dockerd is running', (abortSignal) =>
-      this.docker.listContainers({ all: true, filters, abortSignal } as Docker.ContainerListOptions),
+      this.http.json<ContainerSummary[]>('/containers/json', { query: { all: true, filters }, signal: abortSignal }),
     );
   }
 
@@ -132,21 +135,19 @@ export class Engine {
       'inspect_container',
       `inspecting container ${id}`,
       'check that dockerd is running and that the container still exists (`docker ps -a`)',
-      // dockerode pastes the id into the URL path as is; encoded, an odd id cannot reach another endpoint.
-      (abortSignal) => this.docker.getContainer(encodeURIComponent(id)).inspect({ abortSignal }),
+      // Encoded, an odd id cannot reach another endpoint.
+      (abortSignal) => this.http.json<Docker.ContainerInspectInfo>(`/containers/${encodeURIComponent(id)}/json`, { signal: abortSignal }),
     );
   }
 
   /** Whether the engine answers at all: tells "compose failed" from "the engine went away under it". */
   async ping(): Promise<void> {
-    // The typings omit ping's options, which dockerode does take (it passes abortSignal on).
-    const ping = this.docker.ping.bind(this.docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
-    await this.call('ping', 'pinging', 'check that dockerd is running', (abortSignal) => ping({ abortSignal }));
+    await this.call('ping', 'pinging', 'check that dockerd is running', (abortSignal) => this.http.text('/_ping', { signal: abortSignal }));
   }
 
   listImages(): Promise<ImageSummary[]> {
     return this.call('list_images', 'listing images', 'check that dockerd is running', (abortSignal) =>
-      this.docker.listImages({ abortSignal } as Docker.ListImagesOptions),
+      this.http.json<ImageSummary[]>('/images/json', { signal: abortSignal }),
     );
   }
 
@@ -157,41 +158,41 @@ export class Engine {
     const layers = new LayerBytes();
     let ok = false;
     const limit = deadline(timeoutMs);
-    const abortSignal = limit.signal;
-    let onAbort: (() => void) | undefined;
     try {
-      const stream = (await this.docker.pull(ref, { abortSignal })) as Readable;
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(
-          stream,
-          (err: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
-            if (err) return reject(err);
-            // The engine reports a failed pull inside the stream, with HTTP 200.
-            const failed = output.find((e) => e.error !== undefined || e.errorDetail !== undefined);
-            if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error ?? 'unknown error'));
-            ok = true;
-            resolve();
-          },
-          (event: PullEvent) => {
-            layers.note(event);
-            onProgress?.(event);
-          },
-        );
-        onAbort = () => {
-          stream.destroy();
-          reject(new Error(`timed out after ${timeoutMs} ms`));
-        };
-        abortSignal.addEventListener('abort', onAbort, { once: true });
-      });
+      const stream = await this.http.stream('/images/create', { method: 'POST', query: pullParams(ref), signal: limit.signal });
+      // One JSON object per line; the engine reports a failed pull inside the stream, with HTTP 200.
+      let buffer = '';
+      let failed: string | undefined;
+      const line = (text: string) => {
+        if (text.trim() === '') return;
+        let event: PullEvent & { error?: string; errorDetail?: { message?: string } };
+        try {
+          event = JSON.parse(text) as typeof event;
+        } catch {
+          return;
+        }
+        if (event.error !== undefined || event.errorDetail !== undefined) failed ??= event.errorDetail?.message ?? event.error ?? 'unknown error';
+        layers.note(event);
+        onProgress?.(event);
+      };
+      for await (const chunk of stream) {
+        buffer += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          line(buffer.slice(0, nl));
+          buffer = buffer.slice(nl + 1);
+        }
+      }
+      line(buffer);
+      if (failed !== undefined) throw new Error(failed);
+      ok = true;
     } catch (err) {
       throw new EngineError(
         `pulling ${ref}`,
-        err,
+        limit.signal.aborted ? new Error(`timed out after ${timeoutMs} ms`, { cause: err }) : err,
         'check that the image and digest exist in the registry and that this host can reach it and is logged in',
       );
     } finally {
-      // Left on, the listener would keep the finished stream alive until the deadline.
-      if (onAbort !== undefined) abortSignal.removeEventListener('abort', onAbort);
       limit.clear();
       this.pullStats[ok ? 'succeeded' : 'failed']++;
       this.pullStats.bytes += layers.total();
@@ -203,7 +204,7 @@ export class Engine {
   async events(filters: Record<string, string[]>, signal: AbortSignal): Promise<Readable> {
     this.count('events');
     try {
-      return (await this.docker.getEvents({ filters, abortSignal: signal } as object)) as Readable;
+      return await this.http.stream('/events', { query: { filters }, signal });
     } catch (err) {
       throw new EngineError('watching events', err, 'check that dockerd is running');
     }

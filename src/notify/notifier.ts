@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { NotifyEvent, NotifySpec, StackStatus, WebhookSpec } from '../api/types.js';
 import { NOTIFY_EVENTS } from '../api/schema.js';
 import type { StateStore } from '../store/state.js';
-import { envDispatcher } from '../util/http-dispatcher.js';
+import { envDispatcher, loadUndici } from '../util/http-dispatcher.js';
 import { REDACTED, redactText, redactUrl, registerSecret } from '../util/redact.js';
 import { berthVersion } from '../util/version.js';
 import { eventsOf, type StackEvent } from './events.js';
@@ -281,11 +281,12 @@ export class Notifier {
     const req = buildRequest(h.spec.format ?? 'json', e, { instance: this.deps.instance, ...(secret !== undefined ? { secret } : {}), now: this.deps.clock.now(), userAgent: `berth/${berthVersion()}` });
     const timeoutMs = (h.spec.timeoutSeconds ?? 10) * 1000;
     try {
+      const { request } = await loadUndici();
       const res = await request(h.spec.url, {
         method: 'POST',
         headers: req.headers,
         body: req.body,
-        dispatcher: this.deps.dispatcher ?? envDispatcher(),
+        dispatcher: this.deps.dispatcher ?? (await envDispatcher()),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),

@@ -4,8 +4,8 @@
 // a limit. The proxy settings of the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are
 // honoured, as a host behind a corporate proxy needs.
 import { STATUS_CODES } from 'node:http';
-import { request, type Dispatcher } from 'undici';
-import { envDispatcher } from '../util/http-dispatcher.js';
+import type { Dispatcher } from 'undici';
+import { envDispatcher as defaultDispatcher, loadUndici } from '../util/http-dispatcher.js';
 import { FEED_LIMITS } from '../api/schema.js';
 import { berthVersion } from '../util/version.js';
 import { FeedError } from './errors.js';
@@ -38,8 +38,6 @@ export interface PostReportOptions {
 const MAX_REDIRECTS = 3;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-// Created on first use, not at import: importing this module must not read the environment or open anything.
-const defaultDispatcher = envDispatcher;
 
 /** <url>/<channel>/index.json with the identity as query; a query already in the URL (a token, say) is kept. */
 export function indexUrl(base: string, channel: string, identity: FeedIdentity): URL {
@@ -115,6 +113,7 @@ async function exchange(
   signal: AbortSignal,
   dispatcher: Dispatcher,
 ): Promise<Exchange> {
+  const { request } = await loadUndici();
   let url = start;
   for (let hop = 0; ; hop++) {
     const res = await request(url, { method, headers, body: body ?? null, signal, dispatcher, maxRedirections: 0 });
@@ -191,7 +190,7 @@ export async function fetchIndex(opts: FetchIndexOptions): Promise<{ body: strin
     ...(opts.identity.version !== undefined && opts.identity.version !== '' ? { 'berth-version': opts.identity.version } : {}),
   };
   return bounded('GET', url, opts.timeoutMs, async (signal) => {
-    const res = await exchange('GET', url, headers, undefined, signal, opts.dispatcher ?? defaultDispatcher());
+    const res = await exchange('GET', url, headers, undefined, signal, opts.dispatcher ?? (await defaultDispatcher()));
     const tooLarge = (size: string) =>
       new FeedError('FeedTooLarge', `GET ${res.url.href}: the index is ${size}, more than the ${maxBytes} bytes berth accepts; the feed is broken or hostile, tell its vendor`);
     try {
@@ -234,7 +233,7 @@ export async function postReport(url: string, body: object, opts: PostReportOpti
   const payload = JSON.stringify(body);
   const headers = { ...baseHeaders(), 'content-type': 'application/json' };
   await bounded('POST', target, opts.timeoutMs, async (signal) => {
-    const res = await exchange('POST', target, headers, payload, signal, opts.dispatcher ?? defaultDispatcher());
+    const res = await exchange('POST', target, headers, payload, signal, opts.dispatcher ?? (await defaultDispatcher()));
     try {
       if (res.statusCode < 200 || res.statusCode > 299) throw httpRefusal('POST', res.url, res.statusCode);
       // Read a little so a keep-alive connection can be reused; a report's answer says nothing berth needs.

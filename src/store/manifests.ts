@@ -2,7 +2,7 @@
 // folder is not searched recursively, so a stack's compose file can live in a subfolder
 // beside its manifest without being mistaken for one.
 import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ResolvedStack, UpdateMode } from '../api/types.js';
 import { InvalidManifestError, parseYaml, validateStack } from '../api/validate.js';
 import { readProblem, readRegularFile } from '../util/files.js';
@@ -65,14 +65,32 @@ export function parseManifest(file: string, text: string): ManifestEntry {
   }
 }
 
+// Every pass reads its stack's manifest, and every rescan the whole folder; an idle berth's
+// manifests do not change, and parsing and validating one again was a large part of an idle
+// pass (bench idle, issue 10 item 6). The text is still read every time (cheap, and the
+// only sure test of a change: a file's size and times can stay the same across an edit
+// within one timestamp tick); only an unchanged text skips the parse. Keyed by path.
+const parsed = new Map<string, { text: string; entry: ManifestEntry }>();
+/** Manifest texts parsed so far (a test reads this: an unchanged file is parsed once). */
+export const manifestParses = { count: 0 };
+
 export async function readManifest(file: string): Promise<ManifestEntry> {
   let text: string;
   try {
     text = await readRegularFile(file);
   } catch (err) {
+    parsed.delete(file);
     return { file, error: new InvalidManifestError(file, [{ path: '', message: readProblem(err) }]) };
   }
-  return parseManifest(file, text);
+  let hit = parsed.get(file);
+  if (hit === undefined || hit.text !== text) {
+    manifestParses.count++;
+    hit = { text, entry: parseManifest(file, text) };
+    parsed.set(file, hit);
+  }
+  // Callers may change what they get (a stack is resolved and defaulted further): a copy each.
+  const { entry } = hit;
+  return entry.stack !== undefined ? { ...entry, stack: structuredClone(entry.stack) } : { ...entry };
 }
 
 /** Every manifest of the folder, sorted by file name so duplicate names resolve the same way each time. */
@@ -87,5 +105,8 @@ export async function scanManifests(dir: string): Promise<ManifestEntry[]> {
     );
   }
   const files = names.filter(isManifestFile).sort();
+  // Forget files that left the folder, so the cache never outgrows it.
+  const present = new Set(files.map((name) => join(root, name)));
+  for (const path of parsed.keys()) if (dirname(path) === root && !present.has(path)) parsed.delete(path);
   return Promise.all(files.map((name) => readManifest(join(root, name))));
 }

@@ -109,7 +109,13 @@ export class StateStore {
   }
 
   async writeStatus(key: StatusKey, status: StackStatus): Promise<void> {
-    await writeFileAtomic(this.statusPath(key), stringify(status, { aliasDuplicateObjects: false }), PRIVATE.file, PRIVATE.dir);
+    const path = this.statusPath(key);
+    const text = stringify(status, { aliasDuplicateObjects: false });
+    await writeFileAtomic(path, text, PRIVATE.file, PRIVATE.dir);
+    // The next pass reads back what this one wrote: known already, it need not be parsed (a
+    // 50-service status is tens of kB of YAML, the largest cost of the first idle pass after a
+    // change). The copy is what a parse would give: JSON drops undefined fields as YAML does.
+    this.statuses.set(path, { text, status: JSON.parse(JSON.stringify(status)) as StackStatus });
   }
 
   async removeStatus(key: StatusKey): Promise<void> {

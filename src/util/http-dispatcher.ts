@@ -6,7 +6,17 @@
 // promise that every line it logs is JSON; and the warning tells an operator nothing they
 // can act on. Only that warning (code UNDICI-EHPA) is dropped, while the agent is built;
 // every other warning goes through as before.
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+//
+// undici itself is loaded on the first request: most berths follow no channel and send no
+// webhook, and an idle berth should not hold a whole HTTP client in memory for nothing
+// (bench idle, issue 10 item 6).
+import type { Dispatcher } from 'undici';
+
+const importUndici = () => import('undici');
+type Undici = Awaited<ReturnType<typeof importUndici>>;
+let undici: Promise<Undici> | undefined;
+/** undici, imported once, when a request is first made. */
+export const loadUndici = (): Promise<Undici> => (undici ??= importUndici());
 
 const EXPERIMENTAL_AGENT_WARNING = 'UNDICI-EHPA';
 
@@ -20,7 +30,7 @@ function codeOf(args: unknown[]): unknown {
 }
 
 /** Builds the agent with its experimental-API warning held back (it is emitted synchronously by the constructor). */
-function quietEnvProxyAgent(): Dispatcher {
+function quietEnvProxyAgent({ EnvHttpProxyAgent }: Undici): Dispatcher {
   const emit = process.emitWarning;
   const filtered = function (this: NodeJS.Process, warning: string | Error, ...args: unknown[]): void {
     if (codeOf(args) === EXPERIMENTAL_AGENT_WARNING) return;
@@ -36,7 +46,8 @@ function quietEnvProxyAgent(): Dispatcher {
 }
 
 /** The shared dispatcher, made on first use: importing a module must not read the environment. */
-export function envDispatcher(): Dispatcher {
-  shared ??= quietEnvProxyAgent();
+export async function envDispatcher(): Promise<Dispatcher> {
+  const loaded = await loadUndici();
+  shared ??= quietEnvProxyAgent(loaded);
   return shared;
 }
