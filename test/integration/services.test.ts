@@ -4,6 +4,7 @@
 // fails the update's health gate, which is rolled back.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -56,10 +57,14 @@ describe('one-shot jobs, profiles and replicas 0 on a real engine', () => {
   });
   after(async () => h.close());
 
-  test('a stack with an awaited init job, an inactive profile and replicas 0 converges and stays converged without repairs', async () => {
+  test('a stack with an awaited init job, an inactive profile, replicas 0 and an included service converges and stays converged without repairs', async () => {
     const name = uniqueName('init');
     const f: StackFields = { name, version: '1.0.0', images: { web: v1.pinned, init: v1.pinned } };
+    // A service from another file through `include:`: known to berth (not a stray), repaired by nothing.
+    await mkdir(join(h.manifests, name), { recursive: true });
+    await writeFile(join(h.manifests, name, 'extra.yaml'), stringify({ services: { extra: { image: v1.ref, init: false } } }));
     const compose = stringify({
+      include: ['extra.yaml'],
       services: {
         init: { image: 'placeholder', init: false, restart: 'no', command: ['sh', '-c', 'exit 0'] },
         web: { image: 'placeholder', init: false, depends_on: { init: { condition: 'service_completed_successfully' } } },
@@ -77,11 +82,13 @@ describe('one-shot jobs, profiles and replicas 0 on a real engine', () => {
     assert.ok(debug === undefined || (debug.reason === 'ProfileInactive' && debug.containers.length === 0), JSON.stringify(debug));
     assert.equal(service(s, 'spare')?.reason, 'ScaledToZero');
     const running = (await containersOf(name)).map((c) => `${c.Labels['com.docker.compose.service']}:${c.State}`).sort();
-    assert.deepEqual(running, ['init:exited', 'web:running']);
+    assert.deepEqual(running, ['extra:running', 'init:exited', 'web:running']);
 
-    // Converged means converged: berth looks again and again, and runs compose for nothing.
+    // Converged means converged: berth looks again and again, and runs compose for nothing,
+    // over forced passes and over a minute of the operator's own resyncs (every 30 s).
     const before = upsOf(name);
     await h.morePasses(f, 8);
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
     const later = await h.status({ stack: name });
     assert.equal(upsOf(name), before, `berth ran compose up ${upsOf(name) - before} more time(s) on a converged stack`);
     assert.ok(later !== undefined && isReady('1.0.0')(later), `not Ready any more: ${JSON.stringify(later?.status.conditions)}`);
