@@ -224,6 +224,10 @@ class LayerBytes {
     if (e.status.startsWith('Downloading')) {
       layer.current = Math.max(layer.current, e.progressDetail?.current ?? 0);
       layer.size = Math.max(layer.size, e.progressDetail?.total ?? 0);
+    } else if (e.status.startsWith('Extracting')) {
+      // Extraction reads the same compressed layer: its total is the size downloaded, and it
+      // is often the only size a small layer reports (see total()).
+      layer.size = Math.max(layer.size, e.progressDetail?.total ?? 0);
     } else if (e.status === 'Download complete') layer.done = true;
     else return;
     this.layers.set(e.id, layer);

@@ -123,7 +123,9 @@ test('a full or read-only state folder is logged while berth keeps running, and 
   await writeFile(join(d.manifests, chanName, 'compose.yaml'), 'services:\n  web:\n    image: placeholder\n');
   await writeFile(
     join(d.manifests, `${chanName}.yaml`),
-    stackManifest({ name: chanName, channel: { url: 'http://127.0.0.1:1', name: 'stable', publicKey: testKeys().publicPem } }),
+    // Checked often: the retry backoff is capped at the interval, so a refused check-in comes
+    // within seconds of the disk filling up (at the default 300 s it could be 40 s or more away).
+    stackManifest({ name: chanName, channel: { url: 'http://127.0.0.1:1', name: 'stable', publicKey: testKeys().publicPem, intervalSeconds: 5, jitterSeconds: 0 } }),
   );
   const p = BerthProcess.start(d);
   await p.started();
@@ -138,12 +140,28 @@ test('a full or read-only state folder is logged while berth keeps running, and 
   } catch {
     // dd ends with "No space left on device": that is the point.
   }
-  await writeFile(join(d.manifests, 'while-full.yaml'), 'kind: Stack\n');
-  await p.waitForLog(/reconcile pass failed.*ENOSPC|ENOSPC.*reconcile pass failed/);
-  await p.waitForLog(/could not write the refused check-in .*channel\.yaml \(ENOSPC\)/);
+  // berth's own atomic replacements free the blocks of the files they replace, and a small
+  // status fits in them: the disk is kept full while the test waits for what a full disk does.
+  const fillers = [filler];
+  const refill = setInterval(() => {
+    const more = `${filler}-${fillers.length}`;
+    fillers.push(more);
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${more}`, 'bs=4k'], { stdio: 'ignore' });
+    } catch {
+      // Full again.
+    }
+  }, 200);
+  try {
+    await writeFile(join(d.manifests, 'while-full.yaml'), 'kind: Stack\n');
+    await p.waitForLog(/reconcile pass failed.*ENOSPC|ENOSPC.*reconcile pass failed/);
+    await p.waitForLog(/could not write the refused check-in .*channel\.yaml \(ENOSPC\)/);
+  } finally {
+    clearInterval(refill);
+  }
   assert.equal(p.exit, undefined, await p.logTail());
   const failuresBefore = Number(/failures: (\d+)/.exec(await readFile(channelFile, 'utf8'))?.[1]);
-  await rm(filler);
+  await Promise.all(fillers.map((f) => rm(f, { force: true })));
   await waitForFile(p, join(d.state, '_files', 'while-full.yaml', 'status.yaml'));
   // The check-ins go on, and are written down again.
   await waitForFile(p, channelFile, (t) => Number(/failures: (\d+)/.exec(t)?.[1]) > failuresBefore);
