@@ -284,7 +284,7 @@ export class Operator {
   private rescanAndQueue(onlyDue = false): void {
     if (!this.running) return;
     this.rescan().then(
-      (keys) => (onlyDue ? this.sinceRescan.due(keys) : keys).forEach((k) => this.queue.add(k)),
+      (keys) => (onlyDue ? this.sinceRescan.due(keys, new Set(this.index.keys())) : keys).forEach((k) => this.queue.add(k)),
       (err: unknown) => this.log.error({ err }, 'scanning the manifests folder failed'),
     );
   }
