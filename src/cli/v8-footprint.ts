@@ -13,10 +13,19 @@ import { setFlagsFromString } from 'node:v8';
 
 export const DEFAULT_V8_FLAGS = '--optimize-for-size';
 
-/** The flags berth sets for itself: BERTH_V8_FLAGS when given, else the default. */
-export function berthV8Flags(env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * The flags berth sets for itself: BERTH_V8_FLAGS when given, else the default. A word that is
+ * not a flag (no leading `--`) is left out and named in `warn`: V8 would ignore it without a
+ * word. A flag V8 does not know, it reports itself on stderr ("unrecognized flag") and goes on.
+ */
+export function berthV8Flags(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = () => {}): string[] {
   const given = env['BERTH_V8_FLAGS'];
-  return (given ?? DEFAULT_V8_FLAGS).split(/\s+/).filter((f) => f !== '');
+  const words = (given ?? DEFAULT_V8_FLAGS).split(/\s+/).filter((f) => f !== '');
+  const notFlags = words.filter((w) => !w.startsWith('--'));
+  if (notFlags.length > 0) {
+    warn(`berth: BERTH_V8_FLAGS: ${notFlags.map((w) => JSON.stringify(w)).join(', ')} ${notFlags.length === 1 ? 'is not a V8 flag' : 'are not V8 flags'} (flags start with --, e.g. BERTH_V8_FLAGS="--optimize-for-size"); ignored\n`);
+  }
+  return words.filter((w) => w.startsWith('--'));
 }
 
-for (const flag of berthV8Flags()) setFlagsFromString(flag);
+for (const flag of berthV8Flags(process.env, (m) => process.stderr.write(m))) setFlagsFromString(flag);

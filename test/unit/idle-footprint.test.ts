@@ -67,6 +67,15 @@ test('berth favours memory over peak speed in V8 unless BERTH_V8_FLAGS says othe
   assert.deepEqual(berthV8Flags({ BERTH_V8_FLAGS: ' --a  --b=1 ' }), ['--a', '--b=1']);
 });
 
+test('a word in BERTH_V8_FLAGS that is not a flag is left out and named, with what a flag looks like', () => {
+  const warnings: string[] = [];
+  assert.deepEqual(berthV8Flags({ BERTH_V8_FLAGS: 'optimize-for-size --b' }, (m) => warnings.push(m)), ['--b']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /BERTH_V8_FLAGS: "optimize-for-size" is not a V8 flag \(flags start with --/);
+  assert.deepEqual(berthV8Flags({ BERTH_V8_FLAGS: '--a' }, (m) => warnings.push(m)), ['--a']);
+  assert.equal(warnings.length, 1, 'nothing to say about real flags');
+});
+
 test('the berth command sets its V8 flags before it loads any other module', async () => {
   // ES modules run in import order: the flag module must be the first import of main.js.
   const main = await readFile(join(SRC, 'cli', 'main.js'), 'utf8');
