@@ -9,7 +9,9 @@
 // Each scenario: berth #1 (no failpoints) brings the stack up at 1.0.0 and stops; the
 // manifest moves to 2.0.0; berth #2 dies at the step under test; berth #3 recovers.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -22,6 +24,7 @@ import { docker, removeProject, requireEngine, uniqueName } from '../support/eng
 import { composeFile, condition, isReady, stackManifest, type StackFields } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const WAIT_MS = 90_000;
@@ -357,6 +360,53 @@ describe('berth SIGKILLed in the middle of a good update: a restarted berth fini
     assert.equal(exit.signal, 'SIGKILL');
     assert.equal(journal.status.revision, 2);
     await assertUpdated(s, await s.recover());
+  });
+});
+
+describe('berth SIGKILLed while its first revision adopts an install a person started by hand', () => {
+  /** Each container of the project as `service id startedAt`. */
+  async function snapshot(project: string): Promise<string[]> {
+    const cs = await docker().listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
+    const rows = await Promise.all(cs.map(async (c) => `${c.Labels['com.docker.compose.service']} ${c.Id} ${(await docker().getContainer(c.Id).inspect()).State.StartedAt}`));
+    return rows.sort();
+  }
+
+  test('killed while compose up runs: the restarted berth finishes revision 1, and the service it does not change is still the container the person started', async () => {
+    const s = await Scenario.create('c-adopt');
+    // The vendor's install as its docs say to start it; the Stack then moves web to 2.0.0 and leaves side alone.
+    await writeFile(
+      join(s.manifests, s.name, 'compose.yaml'),
+      stringify({
+        name: s.name,
+        services: {
+          web: { image: image(v1).ref, init: false, stop_signal: 'SIGUSR1', stop_grace_period: '3s' },
+          side: { image: image(v1).ref, init: false },
+        },
+      }),
+    );
+    await execFileAsync('docker', ['compose', 'up', '-d'], { cwd: join(s.manifests, s.name), timeout: 120_000 });
+    const byHand = await snapshot(s.name);
+    const side = byHand.find((r) => r.startsWith('side '));
+    assert.ok(side !== undefined && byHand.length === 2, `the hand-run install is not up: ${JSON.stringify(byHand)}`);
+
+    const { journal } = await s.crashAt('update:during-compose-up', good2());
+    const op = journal.status.operation;
+    assert.deepEqual([op?.kind, op?.step, op?.revision], ['update', 'composeUp', 1], `journal:\n${stringify(journal)}`);
+
+    const end = await s.recover();
+    const show = `\nstatus:\n${stringify(end)}`;
+    assert.equal(condition(end, 'Ready')?.status, 'True', `not Ready${show}`);
+    assert.deepEqual([end.status.currentVersion, end.status.revision, end.status.lastGoodRevision], ['2.0.0', 1, 1], show);
+    assert.deepEqual(historyOf(end), ['update 1 Healthy'], 'one history entry, settled');
+    assert.deepEqual(await s.store.revisionNumbers(s.name), [1], 'revisions on disk');
+    const web = await s.webContainers();
+    assert.equal(web.length, 1, `one web container, not ${web.length}: ${JSON.stringify(web)}`);
+    assert.ok(web[0]!.digests.includes(image(v2).digest), `web runs ${JSON.stringify(web[0]!.digests)}, not 2.0.0's digest`);
+    const after = await snapshot(s.name);
+    assert.ok(after.includes(side), `side was recreated or restarted across the crash: before ${side}, after ${JSON.stringify(after)}`);
+    // The recovered revision still adopts side: compose's own hash is on record for it.
+    const record = await s.store.readRevision(s.name, 1);
+    assert.match(record?.services.find((x) => x.name === 'side')?.configHash ?? '', /^[0-9a-f]{64}$/, 'side is known by compose\'s config hash');
   });
 });
 
