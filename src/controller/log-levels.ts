@@ -20,6 +20,9 @@ export function levelOfReady(reason: string): LogLevel {
     // The update failed and was undone: what runs is good, but the update did not happen.
     case 'RolledBack':
       return 'warn';
+    // A manifest a person must fix: berth goes on with the last valid one, but acts on no edit.
+    case 'InvalidSpec':
+      return 'warn';
     default:
       return 'info';
   }

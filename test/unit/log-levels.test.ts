@@ -8,9 +8,10 @@ test('a rollback is announced at warn; applying, resuming, repairing and verifyi
   for (const a of ['apply', 'resume', 'repair', 'verify', 'none'] as const) assert.equal(levelOfAction(a), 'info', a);
 });
 
-test('Ready turning Failed or RollbackFailed is an error, RolledBack a warning, anything else info', () => {
+test('Ready turning Failed or RollbackFailed is an error, RolledBack or InvalidSpec a warning, anything else info', () => {
   assert.equal(levelOfReady('Failed'), 'error');
   assert.equal(levelOfReady('RollbackFailed'), 'error');
   assert.equal(levelOfReady('RolledBack'), 'warn');
-  for (const r of ['Converged', 'Applying', 'Verifying', 'AwaitingApproval', 'InvalidSpec']) assert.equal(levelOfReady(r), 'info', r);
+  assert.equal(levelOfReady('InvalidSpec'), 'warn', 'a manifest a person must fix');
+  for (const r of ['Converged', 'Applying', 'Verifying', 'AwaitingApproval']) assert.equal(levelOfReady(r), 'info', r);
 });
