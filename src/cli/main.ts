@@ -222,15 +222,15 @@ ${AGE_HELP}
   release
     .command('keygen')
     .description(RELEASE_HELP.keygen)
-    .requiredOption('--out <dir>', 'where to write release.key and release.pub')
+    .requiredOption('--out <dir>', 'where to write release.key and release.pub (required)')
     .option('--force', 'replace an existing key pair', false)
     .action(act((o: Record<string, string | boolean>) => releaseCommand('keygen', undefined, o)));
   release
     .command('publish')
     .description(RELEASE_HELP.publish)
     .argument('<release-file>', 'the Release to sign')
-    .requiredOption('--key <file>', 'the signing key (release.key)')
-    .requiredOption('--feed <dir>', 'the feed folder to publish into')
+    .requiredOption('--key <file>', 'the signing key, release.key (required)')
+    .requiredOption('--feed <dir>', 'the feed folder to publish into (required)')
     .option('--channel <name>', 'the channel', 'stable')
     .option('--report <url>', 'where berth reports how the release went')
     .action(act((file: string, o: Record<string, string | boolean>) => releaseCommand('publish', file, o)));
@@ -238,7 +238,7 @@ ${AGE_HELP}
     .command('verify')
     .description(RELEASE_HELP.verify)
     .argument('<file>', "a channel's index.json or one release file")
-    .requiredOption('--public-key <pem-file>', 'the public key stacks pin')
+    .requiredOption('--public-key <pem-file>', 'the public key stacks pin (required)')
     .option('--channel <name>', 'the channel it must be signed for')
     .action(act((file: string, o: Record<string, string | boolean>) => releaseCommand('verify', file, o)));
 

@@ -44,6 +44,20 @@ describe('help, version and usage errors', () => {
     }
   }
 
+  test('an option a command cannot run without says so in its help', async () => {
+    const required: Array<[string[], string]> = [
+      [['release', 'keygen'], '--out <dir>'],
+      [['release', 'publish'], '--key <file>'],
+      [['release', 'publish'], '--feed <dir>'],
+      [['release', 'verify'], '--public-key <pem-file>'],
+    ];
+    for (const [cmd, option] of required) {
+      const r = await berth([...cmd, '--help']);
+      const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith(option));
+      assert.match(line ?? '', /\(required\)/, `berth ${cmd.join(' ')} --help: ${option}`);
+    }
+  });
+
   test('berth --version and -V print the version of package.json', async () => {
     const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
