@@ -40,6 +40,8 @@ export interface StackDiff {
   /** The revision that runs (undefined: berth has applied none), and the one berth would write, if any. */
   applied?: number;
   next?: number;
+  /** The image each pinned service would run (a channel's from the release berth would apply). */
+  images: Record<string, string>;
   services: ServiceDiff[];
   /** The compose file that runs against the one the next pass would run, credentials redacted. */
   compose: ComposeDiff;
@@ -180,6 +182,7 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
     ...(rev.waiting !== undefined ? { waiting: rev.waiting } : {}),
     ...(rev.applied !== undefined ? { applied: rev.applied } : {}),
     ...(rev.next !== undefined ? { next: rev.next } : {}),
+    images: Object.fromEntries(rev.services.flatMap((x) => (x.pinned !== undefined ? [[x.name, x.pinned]] : []))),
     services: recreatePlan(wanted, running),
     compose: await composeDiff(rev, deps.state),
   };

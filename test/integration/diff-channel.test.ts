@@ -42,7 +42,7 @@ function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: 
   });
 }
 
-type Diff = { version: string; waiting?: string; applied?: number; next?: number; services: { service: string; change: string; containers: string[] }[] };
+type Diff = { version: string; waiting?: string; applied?: number; next?: number; images: Record<string, string>; services: { service: string; change: string; containers: string[] }[] };
 
 describe('berth diff for a stack that follows a channel', () => {
   let h: Harness;
@@ -87,6 +87,7 @@ describe('berth diff for a stack that follows a channel', () => {
     assert.equal(current.code, 0, current.stdout + current.stderr);
     const now = JSON.parse(current.stdout) as Diff;
     assert.deepEqual([now.version, now.applied, now.next], ['1.0.0', 1, undefined]);
+    assert.deepEqual(now.images, { web: v1.pinned }, 'the image the applied release pins');
     assert.deepEqual(now.services.map((s) => [s.service, s.change]), [['side', 'keep'], ['web', 'keep']]);
 
     // A major release: berth accepts it at the check-in and waits for a person's approval.
@@ -101,6 +102,7 @@ describe('berth diff for a stack that follows a channel', () => {
     const d = JSON.parse(next.stdout) as Diff;
     assert.deepEqual([d.version, d.applied, d.next], ['2.0.0', 1, 2]);
     assert.match(d.waiting ?? '', /approve/);
+    assert.deepEqual(d.images, { web: v2.pinned }, "the image of the release it would apply, which the console's table shows");
     assert.deepEqual(d.services.map((s) => [s.service, s.change]), [['side', 'keep'], ['web', 'recreate']]);
     const text = await berth(['diff', name, '--state', h.state.root]);
     assert.match(text.stdout, /version 2\.0\.0: revision 2 \(not applied yet\)/);

@@ -1,12 +1,11 @@
 // What the console's pages show, read the way `berth get`/`describe` read it: the status
-// files in the state folder, the revisions berth kept, the channel state, the manifest,
+// files in the state folder, the revisions berth kept, the manifest,
 // and (for a stack page) what the next pass would change. Reads only; the pages are pure
 // functions of these views (views.ts), so they are tested without a server.
 import type { ResolvedStack, StackStatus, StackStatusBody } from '../../api/types.js';
 import { diffStack, type ComposeDiff } from '../../controller/diff.js';
 import type { ComposeCli } from '../../docker/compose.js';
 import type { Engine } from '../../docker/engine.js';
-import { readChannelState } from '../../store/channel.js';
 import { readManifest } from '../../store/manifests.js';
 import type { StateStore } from '../../store/state.js';
 
@@ -105,17 +104,6 @@ async function rollbackRevisions(state: StateStore, name: string, s: StackStatus
   return out;
 }
 
-function imagesOfRelease(release: unknown): Record<string, string> | undefined {
-  if (release === null || typeof release !== 'object') return undefined;
-  const spec = (release as { spec?: { images?: unknown } }).spec;
-  const images = spec?.images;
-  return images !== null && typeof images === 'object' ? (images as Record<string, string>) : undefined;
-}
-
-function releaseVersion(release: unknown): string | undefined {
-  return (release as { spec?: { version?: unknown } } | null)?.spec?.version as string | undefined;
-}
-
 function imageChanges(running: StackStatusBody['services'], next: Record<string, string>): ImageChange[] {
   const names = new Set([...running.map((s) => s.name), ...Object.keys(next)]);
   return [...names].sort().map((service) => {
@@ -131,25 +119,30 @@ const diffCache = new Map<string, Promise<NextPass>>();
 
 async function nextPass(deps: LoadDeps, name: string, status: StackStatus, stack: ResolvedStack | undefined, manifestText: string): Promise<NextPass> {
   const s = status.status;
-  let images = imageChanges(s.services, stack?.spec.images ?? {});
-  let note: string | undefined;
-  if (stack?.spec.channel !== undefined) {
-    // A channel stack's next revision is the release it would take: the one available.
-    const channel = await readChannelState(deps.state, name).catch(() => undefined);
-    const wanted = s.available?.version;
-    const release = wanted !== undefined ? channel?.releases.find((r) => releaseVersion(r) === wanted) : undefined;
-    const offered = imagesOfRelease(release);
-    if (offered === undefined) return { images: imageChanges(s.services, {}), note: 'nothing newer is available on the channel: the next pass keeps what runs' };
-    images = imageChanges(s.services, offered);
-    note = `the images of release ${wanted}, once it is applied`;
-  }
-  if (deps.engine === undefined || deps.compose === undefined) return { images, ...(note !== undefined ? { note } : {}) };
+  // Without compose's help, only a pinned Stack's own images can be told; a channel's next
+  // release is worked out by the same code as `berth diff` (controller/diff.ts), or not at all.
+  const fallback = imageChanges(s.services, stack?.spec.channel === undefined ? (stack?.spec.images ?? {}) : {});
+  if (deps.engine === undefined || deps.compose === undefined) return { images: fallback, note: 'berth has no connection to the Docker engine here, so what the next pass would change is not known' };
   const key = `${name}\0${manifestText}\0${s.revision ?? ''}\0${s.available?.version ?? ''}\0${s.services.flatMap((x) => x.containers.map((c) => `${c.id}:${c.configHash ?? ''}`)).join(',')}`;
   let pending = diffCache.get(key);
   if (pending === undefined) {
     pending = diffStack(name, { state: deps.state, engine: deps.engine, compose: deps.compose, manifestsDir: deps.manifestsDir }).then(
-      (d) => ({ images, services: d.services, compose: d.compose, ...(note !== undefined ? { note } : {}), ...(d.next !== undefined ? { nextRevision: d.next } : {}) }),
-      (err: unknown) => ({ images, note: `compose could not work out the difference: ${(err as Error).message}` }),
+      (d) => {
+        const note =
+          d.next === undefined
+            ? 'no new revision is due: the next pass keeps what runs'
+            : d.waiting !== undefined
+              ? `the images of ${d.version}, once it no longer waits (${d.waiting})`
+              : undefined;
+        return {
+          images: imageChanges(s.services, d.images),
+          services: d.services,
+          compose: d.compose,
+          ...(note !== undefined ? { note } : {}),
+          ...(d.next !== undefined ? { nextRevision: d.next } : {}),
+        };
+      },
+      (err: unknown) => ({ images: fallback, note: `compose could not work out the difference: ${(err as Error).message}` }),
     );
     if (diffCache.size > 64) diffCache.clear();
     diffCache.set(key, pending);
