@@ -9,6 +9,7 @@ import type { StateStore } from '../store/state.js';
 import { readFile } from 'node:fs/promises';
 import { waitingApproval } from './actions.js';
 import { resolveTargetFile } from './target-file.js';
+import { readRollbackRequest } from '../store/rollback-request.js';
 
 export type RolloutPhase =
   /** The target runs and passed its health gate. */
@@ -55,6 +56,19 @@ async function caughtUp(status: StackStatus, models: ModelSource | undefined, st
   return s.mtimeMs >= m.mtimeMs;
 }
 
+/**
+ * What the operation is to a person. berth applies a `berth rollback` as an update to a new
+ * revision (the manifest edit is what it converges to), but the person asked for a rollback:
+ * the revision's record says so once written, the pending request before that (the pull).
+ */
+export async function operationOf(state: StateStore, name: string, op: NonNullable<StackStatus['status']['operation']>): Promise<string> {
+  const plain = `${op.kind} to revision ${op.revision}`;
+  if (op.kind !== 'update') return plain;
+  const cause = (await state.readRevision(name, op.revision).catch(() => undefined))?.cause;
+  const asked = cause?.kind === 'rollback' ? cause : op.step === 'pull' ? await readRollbackRequest(state, name) : undefined;
+  return typeof asked?.toRevision === 'number' ? `rollback to revision ${asked.toRevision} (as revision ${op.revision})` : plain;
+}
+
 /** The rollout of `name` now; undefined when berth has written no status for it. */
 export async function rolloutOf(state: StateStore, name: string, models?: ModelSource): Promise<Rollout | undefined> {
   const status = await state.readStatus({ stack: name });
@@ -81,7 +95,7 @@ export async function rolloutOf(state: StateStore, name: string, models?: ModelS
     return { phase: 'Complete', message: `version ${s.currentVersion ?? version ?? '?'} runs and passed its health gate (revision ${s.revision ?? '?'})`, ...v };
   }
   const op = s.operation;
-  if (op !== undefined) return { phase: 'Progressing', message: `${op.kind} to revision ${op.revision}: ${op.step}`, ...v };
+  if (op !== undefined) return { phase: 'Progressing', message: `${await operationOf(state, name, op)}: ${op.step}`, ...v };
   return { phase: 'Progressing', message: `${ready?.reason ?? 'Unknown'}: ${ready?.message ?? 'no Ready condition yet'}`, ...v };
 }
 

@@ -27,6 +27,17 @@ export async function writeRollbackRequest(state: StateStore, stack: string, req
   await writeFileAtomic(pathOf(state, stack), stringify(request), PRIVATE.file, PRIVATE.dir);
 }
 
+/** The pending request, if one is on disk and readable (it only labels; a damaged one is none). */
+export async function readRollbackRequest(state: StateStore, stack: string): Promise<Partial<RollbackRequest> | undefined> {
+  const text = await readIfExists(pathOf(state, stack)).catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return (parse(text) ?? {}) as Partial<RollbackRequest>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Withdraws a request whose manifest edit did not happen (refused, or nothing to change). */
 export async function clearRollbackRequest(state: StateStore, stack: string): Promise<void> {
   await rm(pathOf(state, stack), { force: true });
