@@ -8,7 +8,7 @@
 // the state folder, and the rendered file (which can hold secrets) goes to compose on stdin.
 // `berth render` prints the same rendered file (nextRevision).
 import { readFile } from 'node:fs/promises';
-import type { Quarantine, ResolvedStack } from '../api/types.js';
+import type { ResolvedStack } from '../api/types.js';
 import type { ComposeCli } from '../docker/compose.js';
 import { ComposeModels, type ModelSource } from '../docker/compose-model.js';
 import type { Engine } from '../docker/engine.js';
@@ -16,17 +16,17 @@ import { observeProject } from '../docker/observe.js';
 import { serviceConfigHashes } from '../docker/config-hash.js';
 import { adoptedServices } from '../plan/adopt.js';
 import { recreatePlan, type ServiceDiff } from '../plan/recreate.js';
-import { carriedServices, renderRevision, renderUnlabelled } from '../plan/render.js';
+import { carriedServices, renderRevision } from '../plan/render.js';
 import type { ExpectedService, RevisionRecord, Target } from '../plan/types.js';
 import { storedInstanceId } from '../store/channel.js';
 import { scanManifests, readManifest } from '../store/manifests.js';
 import type { StateStore } from '../store/state.js';
 import { readRegularFile } from '../util/files.js';
-import { mayAdopt } from './adoption.js';
+import { mayAdopt, unlabelledHashes } from './adoption.js';
 import { diffLines, splitLines, type DiffLine } from '../plan/text-diff.js';
 import { redactComposeText } from '../util/redact.js';
 import { keepLegacyKey } from './legacy-revision.js';
-import { ReleaseCache } from './releases.js';
+import { followContext, ReleaseCache } from './releases.js';
 import { resolveTargetFile, type FollowContext } from './target-file.js';
 
 export interface StackDiff {
@@ -103,7 +103,7 @@ export async function nextRevision(name: string, deps: { state: StateStore; engi
   const appliedNumber = status?.status.revision;
   const applied = appliedNumber !== undefined ? await state.readRevision(name, appliedNumber) : undefined;
   const models = new ComposeModels(compose);
-  const follow = await followOf(name, stack, file, state, applied, status?.status.quarantine);
+  const follow = await followContext(new ReleaseCache(state), name, stack, file, applied, status?.status.quarantine, new Date());
   const resolved = await resolveTargetFile(file, stack, models, follow, applied?.project);
   if ('error' in resolved) throw new Error(resolved.error);
   const offered = await offeredTarget(file, stack, models, follow, applied, resolved.target);
@@ -127,16 +127,7 @@ export async function nextRevision(name: string, deps: { state: StateStore; engi
     const recorded = applied !== undefined ? { applied } : {};
     // Adopting a running install: what runs as berth would render it unlabelled stays (plan/adopt.ts).
     let adopted: Record<string, string> = {};
-    if (mayAdopt({ valid: true, target }, recorded, observed)) {
-      const plain = renderUnlabelled(target);
-      const hashes = await serviceConfigHashes(compose, {
-        project: target.project,
-        projectDirectory: target.projectDirectory,
-        composeText: plain.composeText,
-        profiles: plain.profiles,
-      });
-      adopted = adoptedServices(Object.fromEntries(hashes), observed);
-    }
+    if (mayAdopt({ valid: true, target }, recorded, observed)) adopted = adoptedServices(await unlabelledHashes(compose, target), observed);
     const rendered = renderRevision(target, next, carriedServices(applied, target), await storedInstanceId(state).catch(() => undefined), adopted);
     return { ...common, next, project: target.project, projectDirectory: target.projectDirectory, composeText: rendered.composeText, profiles: rendered.profiles, services: rendered.services };
   }
@@ -186,26 +177,6 @@ export async function diffStack(name: string, deps: { state: StateStore; engine:
     services: recreatePlan(wanted, running),
     compose: await composeDiff(rev, deps.state),
   };
-}
-
-/**
- * For a stack that follows a channel: the releases berth accepted at its last check-in (read
- * from the state folder and verified, as the reconcile pass does), so the target is the
- * release berth would apply next. The feed itself is not asked.
- */
-async function followOf(
-  name: string,
-  stack: ResolvedStack,
-  manifest: string,
-  state: StateStore,
-  applied: RevisionRecord | undefined,
-  quarantine: Quarantine | undefined,
-): Promise<FollowContext | undefined> {
-  const channel = stack.spec.channel;
-  if (channel === undefined) return undefined;
-  const now = new Date();
-  const loaded = await new ReleaseCache(state).load(name, channel, manifest, now);
-  return { ...loaded, ...(applied !== undefined ? { applied } : {}), ...(quarantine !== undefined ? { quarantine } : {}), now };
 }
 
 /**

@@ -40,7 +40,7 @@ import type { Clock } from './clock.js';
 import type { ManifestIndex, WorkKey } from './index.js';
 import { runProbes } from './probes.js';
 import type { CheckInTarget } from './checkin.js';
-import { ReleaseCache } from './releases.js';
+import { followContext, ReleaseCache } from './releases.js';
 import { keepLegacyKey } from './legacy-revision.js';
 import { AdoptableHashes } from './adoption.js';
 import { resolveTargetFile } from './target-file.js';
@@ -181,17 +181,7 @@ export class Reconciler {
     });
     if (entry.stack === undefined) return { desired: invalid(entry.error?.message ?? `${file}: invalid`), watch: [] };
     const channel = entry.stack.spec.channel;
-    const now = this.deps.clock.now();
-    const follow =
-      channel !== undefined
-        ? {
-            ...(await this.releases.load(name, channel, file, now)),
-            ...(applied !== undefined ? { applied } : {}),
-            // A failed release stays out of the offer whatever the feed answers next.
-            ...(progress.quarantine !== undefined ? { quarantine: progress.quarantine } : {}),
-            now,
-          }
-        : undefined;
+    const follow = await followContext(this.releases, name, entry.stack, file, applied, progress.quarantine, this.deps.clock.now());
     const resolved = await resolveTargetFile(file, entry.stack, this.models, follow, applied?.project);
     // A release the Stack cannot use (its compose file lacks a service the Stack pins) is
     // InvalidSpec, but the check-ins go on: only a newer release can end it.

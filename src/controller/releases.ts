@@ -4,10 +4,10 @@
 // introduce one.
 import type { KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { ResolvedStack } from '../api/types.js';
+import type { Quarantine, ResolvedStack } from '../api/types.js';
 import { parseDocument } from 'yaml';
-import { asComposeDocument, type ChannelRelease } from '../plan/target.js';
-import type { ChannelView } from '../plan/types.js';
+import { asComposeDocument, type ChannelRelease, type FollowContext } from '../plan/target.js';
+import type { ChannelView, RevisionRecord } from '../plan/types.js';
 import { FeedError } from '../sources/errors.js';
 import { keyIdOf, parsePublicKey, verifyRelease } from '../sources/signing.js';
 import { readChannelState, sameFeedUrl, type ChannelState } from '../store/channel.js';
@@ -88,4 +88,29 @@ export class ReleaseCache {
     this.cache.set(stack, { fingerprint, releases });
     return releases;
   }
+}
+
+/**
+ * What a pass of a channel stack knows of its channel (undefined: the Stack follows none): the
+ * releases of the last accepted check-in, the revision that runs, and the quarantine that
+ * keeps a failed release out of the offer whatever the feed answers next. The reconciler
+ * and `berth diff`/`render` both resolve their target from it, so they cannot disagree.
+ */
+export async function followContext(
+  releases: ReleaseCache,
+  name: string,
+  stack: ResolvedStack,
+  manifest: string,
+  applied: RevisionRecord | undefined,
+  quarantine: Quarantine | undefined,
+  now: Date,
+): Promise<FollowContext | undefined> {
+  const channel = stack.spec.channel;
+  if (channel === undefined) return undefined;
+  return {
+    ...(await releases.load(name, channel, manifest, now)),
+    ...(applied !== undefined ? { applied } : {}),
+    ...(quarantine !== undefined ? { quarantine } : {}),
+    now,
+  };
 }

@@ -2,7 +2,7 @@
 // answers (steps and the reasons for them). Plain data only, so tables of cases can be
 // written without Docker.
 import type { Operation as PatchOperation } from 'fast-json-patch';
-import type { Approval, Health, HistoryEntry, Operation, Quarantine, ResolvedStack, SignedRelease, UpdateMode } from '../api/types.js';
+import type { Approval, Health, HistoryEntry, Operation, Quarantine, ResolvedStack, UpdateMode } from '../api/types.js';
 import type { AvailableRelease } from './offer.js';
 
 /** Compose labels berth reads, and the ones it stamps. */

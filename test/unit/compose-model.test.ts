@@ -10,7 +10,7 @@ import { ComposeModels, activeProfilesOf, composeFlags, composeProfilesIn, refer
 import { ComposeError, ComposeTimeoutError, type ComposeResult } from '../../src/docker/compose.js';
 import { renderRevision } from '../../src/plan/render.js';
 import { resolveTarget } from '../../src/plan/target.js';
-import { COMPOSE_FILE, MANIFEST, stack, target } from './fixtures.js';
+import { COMPOSE_FILE, MANIFEST, stack } from './fixtures.js';
 
 let dir: string;
 beforeEach(async () => {
