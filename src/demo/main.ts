@@ -346,9 +346,14 @@ class Demo {
     await this.berthCli(['release', 'publish', file, '--key', 'keys/release.key', '--feed', 'feed', '--channel', 'stable']);
   }
 
-  /** Polls the stack's status until `done` holds; fails when berth stops or the step takes too long. */
-  async waitFor(what: string, done: (s: StackStatus) => boolean, timeoutMs: number | undefined = this.c.stepTimeoutMs): Promise<StackStatus> {
-    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  /**
+   * Polls the stack's status until `done` holds; fails when berth stops or the step takes too
+   * long. A step that waits for a person takes as long as the person does ('forever'; an
+   * explicit undefined would have meant the default, and the demo gave up on a person reading
+   * the release notes after 180 s).
+   */
+  async waitFor(what: string, done: (s: StackStatus) => boolean, timeoutMs: number | 'forever' = this.c.stepTimeoutMs): Promise<StackStatus> {
+    const deadline = timeoutMs === 'forever' ? Infinity : Date.now() + timeoutMs;
     let last: StackStatus | undefined;
     for (;;) {
       await this.checkBerthAlive();
@@ -357,7 +362,7 @@ class Demo {
       if (Date.now() > deadline) {
         const ready = last?.status.conditions.find((c) => c.type === 'Ready');
         throw new DemoError(
-          `waited ${Math.round(timeoutMs! / 1000)} s for ${what}; the stack says: ${ready ? `${ready.reason}: ${ready.message}` : 'no status yet'}. berth's log: ${this.log}`,
+          `waited ${Math.round(Number(timeoutMs) / 1000)} s for ${what}; the stack says: ${ready ? `${ready.reason}: ${ready.message}` : 'no status yet'}. berth's log: ${this.log}`,
         );
       }
       await sleep(300);
@@ -470,7 +475,7 @@ async function main(): Promise<number> {
     say(`      or from a terminal: ${cd} && ./berth approve ${STACK} 2.0.0`);
     say(`      (both set spec.approve: "2.0.0" in ${join(c.dir, '.berth', 'manifests', `${STACK}.yaml`)}; editing that line by hand works too)`);
     say(`demo: waiting for the approval...`);
-    await demo.waitFor('2.0.0 to be approved, applied and pass its health gate', isReady('2.0.0'), undefined);
+    await demo.waitFor('2.0.0 to be approved, applied and pass its health gate', isReady('2.0.0'), 'forever');
     say(`demo: 2.0.0 runs: you approved it, berth applied and verified it.`);
     await demo.pause('publish 2.1.0, a broken release');
 

@@ -77,7 +77,10 @@ describe('npm run demo', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('runs to the end by itself: 1.0.0 runs, 1.1.0 applies by itself, 2.0.0 waits until approved in the manifest, 2.1.0 is rolled back; a second demo meanwhile says one runs', { timeout: 600_000 }, async () => {
+  /** Each step's time limit in this test: short, so the wait for the approval can outlast it. */
+  const STEP_TIMEOUT_SECONDS = 100;
+
+  test('runs to the end by itself: 1.0.0 runs, 1.1.0 applies by itself, 2.0.0 waits until approved in the manifest (past the time limit of every other step), 2.1.0 is rolled back; a second demo meanwhile says one runs', { timeout: 600_000 }, async () => {
     const env = {
       DEMO_DIR: dir,
       DEMO_NONINTERACTIVE: '1',
@@ -86,6 +89,8 @@ describe('npm run demo', () => {
       DEMO_SHOP_PORT: String(await freePort()),
       DEMO_PROJECT: project,
       DEMO_REGISTRY: REGISTRY,
+      // Every step but the approval must finish within it; the approval waits for as long as the person takes.
+      DEMO_STEP_TIMEOUT_SECONDS: String(STEP_TIMEOUT_SECONDS),
     };
     const demo = startDemo(env);
     runs.push(demo);
@@ -104,6 +109,7 @@ describe('npm run demo', () => {
 
     // Step 2 done, step 3 printed: 1.1.0 applied by itself; 2.0.0 waits.
     await untilPrinted(demo, /2\.0\.0 waits for your approval/, 'that 2.0.0 waits');
+    const waitingSince = Date.now();
     let s = await status();
     assert.equal(s.status.currentVersion, '1.1.0');
     assert.equal(s.status.available?.version, '2.0.0');
@@ -133,6 +139,10 @@ describe('npm run demo', () => {
     assert.match(second.stderr(), /Its console: http:\/\/127\.0\.0\.1:[0-9]+\/stacks\/demo/);
     assert.doesNotMatch(second.stdout(), /building|step|berth release/);
     assert.equal(demo.child.exitCode, null, 'the first demo goes on');
+
+    // A person may take longer than any step's time limit to read the release notes: the demo still waits.
+    await new Promise((ok) => setTimeout(ok, Math.max(0, waitingSince + (STEP_TIMEOUT_SECONDS + 5) * 1000 - Date.now())));
+    assert.equal(demo.child.exitCode, null, `the demo gave up waiting for the approval\n--- stdout\n${demo.stdout()}\n--- stderr\n${demo.stderr()}`);
 
     // The approval, as the console and `berth approve` make it: spec.approve in the manifest.
     const manifest = join(dir, '.berth', 'manifests', 'demo.yaml');
