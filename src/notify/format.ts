@@ -14,23 +14,17 @@ export const SIGNATURE_HEADER = 'x-berth-signature';
 export const EVENT_HEADER = 'x-berth-event';
 export const DELIVERY_HEADER = 'x-berth-delivery';
 
-/** The document a json webhook receives. */
-export interface NotificationDocument {
+/**
+ * The document a json webhook receives: the event's public fields (a receiver's contract, so
+ * picked one by one: a field added to StackEvent for berth's own use does not leak into it).
+ */
+export type NotificationDocument = {
   apiVersion: typeof API_VERSION;
   kind: 'Notification';
   /** Stable per event: a receiver that sees an id twice (at-least-once delivery) drops the copy. */
   id: string;
-  event: StackEvent['event'];
   instance: string;
-  stack: string;
-  version: string;
-  revision?: number;
-  failedVersion?: string;
-  reason?: string;
-  message?: string;
-  at: string;
-  text: string;
-}
+} & Pick<StackEvent, 'event' | 'stack' | 'version' | 'revision' | 'failedVersion' | 'reason' | 'message' | 'at' | 'text'>;
 
 export interface OutgoingRequest {
   body: string;
