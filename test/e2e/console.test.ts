@@ -137,6 +137,11 @@ test('a person signs in, reads the waiting release, applies it and watches it co
   assert.equal(await page.locator('#release-notes script').count(), 0);
   await waitForStatus(state, name, '1.1.0 downloaded', (s) => s.status.available?.downloaded === true);
   await page.locator('#available .pill', { hasText: 'downloaded' }).waitFor();
+  // What applying the waiting release would change: its image, as berth diff works it out.
+  const next = page.locator('#next-pass');
+  await next.getByText('berth would write revision 2.').waitFor();
+  await next.getByText(/what applying 1\.1\.0 would change; it waits for now/).waitFor();
+  assert.match((await next.locator('td.add code').getAttribute('title')) ?? '', new RegExp(v11.digest));
   await mkdir(dirname(SCREENSHOT), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

@@ -132,7 +132,7 @@ async function nextPass(deps: LoadDeps, name: string, status: StackStatus, stack
           d.next === undefined
             ? 'no new revision is due: the next pass keeps what runs'
             : d.waiting !== undefined
-              ? `the images of ${d.version}, once it no longer waits (${d.waiting})`
+              ? `what applying ${d.version} would change; it waits for now (${d.waiting})`
               : undefined;
         return {
           images: imageChanges(s.services, d.images),
