@@ -6,7 +6,8 @@ import type { ComposeCli } from '../docker/compose.js';
 import type { Engine } from '../docker/engine.js';
 import type { StateStore } from '../store/state.js';
 import { consoleActions } from './console/actions.js';
-import { ConsoleAuth, loadToken, TOKEN_ENV } from './console/auth.js';
+import { ConsoleAuth, loadToken, SIGNED_OUT_FILE, SignedOutSessions, TOKEN_ENV } from './console/auth.js';
+import { join } from 'node:path';
 import { consoleRoutes } from './console/routes.js';
 import { registerSecret } from '../util/redact.js';
 import { metricsRoute } from './metrics-route.js';
@@ -42,7 +43,7 @@ export async function webRoutes(ctx: WebContext): Promise<Route[]> {
       manifestsDir: ctx.manifestsDir,
       ...(ctx.engine !== undefined ? { engine: ctx.engine } : {}),
       ...(ctx.compose !== undefined ? { compose: ctx.compose } : {}),
-      auth: new ConsoleAuth(token.token),
+      auth: new ConsoleAuth(token.token, Date.now, await SignedOutSessions.load(join(ctx.state.root, SIGNED_OUT_FILE))),
       loopback: isLoopback(parseAddr(ctx.addr).host),
       actions: consoleActions(ctx.operator, ctx.state, ctx.manifestsDir),
       log: ctx.log,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { StackStatus } from '../../src/api/types.js';
 import { StateStore } from '../../src/store/state.js';
-import { ConsoleAuth, loadToken, parseCookies, SESSION_TTL_MS } from '../../src/web/console/auth.js';
+import { ConsoleAuth, loadToken, parseCookies, SESSION_TTL_MS, SignedOutSessions } from '../../src/web/console/auth.js';
 import { consoleRoutes, type ConsoleActions } from '../../src/web/console/routes.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 
@@ -29,6 +29,36 @@ test('a session is signed by the token: tampered, expired or another token\'s se
   assert.ok(!auth.validSession('garbage'));
   now += SESSION_TTL_MS;
   assert.ok(!auth.validSession(session), 'a session ends after its time');
+});
+
+test('signing out ends that session wherever its cookie is kept; other sessions go on; a restart does not bring it back', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-signout-'));
+  try {
+    const file = join(dir, 'state', 'http-signed-out');
+    let now = 1_000_000;
+    const auth = new ConsoleAuth(TOKEN, () => now, await SignedOutSessions.load(file, now));
+    const a = auth.newSession();
+    const b = auth.newSession();
+    await auth.signOut(a);
+    assert.ok(!auth.validSession(a), 'a copy of the signed-out cookie is refused');
+    assert.ok(auth.validSession(b), 'another session goes on');
+    await auth.signOut('garbage');
+    await auth.signOut(undefined);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+
+    const restarted = new ConsoleAuth(TOKEN, () => now, await SignedOutSessions.load(file, now));
+    assert.ok(!restarted.validSession(a), 'still refused after berth restarts');
+    assert.ok(restarted.validSession(b));
+
+    // An entry lasts as long as its session would have: then it is dropped from the file.
+    now += SESSION_TTL_MS;
+    const later = new ConsoleAuth(TOKEN, () => now, await SignedOutSessions.load(file, now));
+    const c = later.newSession();
+    await later.signOut(c);
+    assert.deepEqual((await readFile(file, 'utf8')).trim().split('\n').length, 1, 'only the live entry is kept');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('the CSRF token belongs to one session', () => {
@@ -109,7 +139,7 @@ async function serve(isLoopback: boolean): Promise<WebServer> {
     addr: '127.0.0.1:0',
     log,
     ready: () => true,
-    routes: consoleRoutes({ state, manifestsDir: join(dir, 'manifests'), auth: new ConsoleAuth(TOKEN), loopback: isLoopback, actions, log, tokenHint: 'http-token' }),
+    routes: consoleRoutes({ state, manifestsDir: join(dir, 'manifests'), auth: new ConsoleAuth(TOKEN, Date.now, await SignedOutSessions.load(undefined)), loopback: isLoopback, actions, log, tokenHint: 'http-token' }),
   });
 }
 
@@ -246,6 +276,17 @@ test('on loopback, pages are open only to a loopback host name: another name (DN
   assert.equal((await get('evil.example:8420', '/events')).status, 401);
   assert.equal((await get(`localhost:${new URL(loopback.url).port}`)).status, 200);
   assert.equal((await get(new URL(loopback.url).host)).status, 200);
+});
+
+test('after signing out, the same cookie can neither read a page nor write', async () => {
+  calls.length = 0;
+  const { cookie, csrf } = await login(exposed.url);
+  const origin = new URL(exposed.url).origin;
+  assert.equal((await post(exposed.url, '/logout', { csrf }, { cookie, origin })).status, 303);
+  const page = await fetch(`${exposed.url}/stacks/shop`, { redirect: 'manual', headers: { cookie } });
+  assert.equal(page.status, 303, 'sent to the login page');
+  assert.equal((await post(exposed.url, '/stacks/shop/approve', { version: '1.1.0', csrf }, { cookie, origin })).status, 401);
+  assert.deepEqual(calls, []);
 });
 
 test('signing out clears the cookie, even for a session that has expired', async () => {

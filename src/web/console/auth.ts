@@ -98,12 +98,58 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b));
 }
 
+/**
+ * Sessions signed out before they expired. A session is a signed cookie that the server
+ * keeps nowhere, so without this list a copy of it (a shared machine's browser profile, a
+ * stolen cookie) would work until it expired, sign-out or not. Each entry lives only as long
+ * as the session would have; the list is kept in `<state>/http-signed-out` (0600, written
+ * atomically) so a restart of berth does not bring signed-out sessions back.
+ */
+export class SignedOutSessions {
+  private constructor(
+    private readonly file: string | undefined,
+    /** Session nonce -> when the session would have expired (ms since the epoch). */
+    private readonly until: Map<string, number>,
+  ) {}
+
+  /** The list kept in `file` (none yet: empty); `file` undefined keeps it in memory only. */
+  static async load(file: string | undefined, now: number = Date.now()): Promise<SignedOutSessions> {
+    const until = new Map<string, number>();
+    const text = file !== undefined ? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new Error(`cannot read the console's signed-out sessions ${file}: ${err.message}; fix its permissions (berth writes it 0600)`, { cause: err });
+    }) : undefined;
+    for (const line of (text ?? '').split('\n')) {
+      const [nonce, expires] = line.trim().split(' ');
+      const at = Number(expires);
+      if (nonce !== undefined && nonce !== '' && Number.isFinite(at) && at > now) until.set(nonce, at);
+    }
+    return new SignedOutSessions(file, until);
+  }
+
+  has(nonce: string): boolean {
+    return this.until.has(nonce);
+  }
+
+  /** Adds a session and writes the list (dropping what has expired meanwhile). */
+  async add(nonce: string, expires: number, now: number): Promise<void> {
+    for (const [n, at] of this.until) if (at <= now) this.until.delete(n);
+    this.until.set(nonce, expires);
+    if (this.file === undefined) return;
+    const text = [...this.until].map(([n, at]) => `${n} ${at}\n`).join('');
+    await writeFileAtomic(this.file, text, PRIVATE.file, PRIVATE.dir);
+  }
+}
+
+export const SIGNED_OUT_FILE = 'http-signed-out';
+
 export class ConsoleAuth {
   private readonly key: Buffer;
 
   constructor(
     private readonly token: string,
     private readonly now: () => number = Date.now,
+    private readonly signedOut?: SignedOutSessions,
   ) {
     // A key of its own for signing, so a session value reveals nothing about the token.
     this.key = createHmac('sha256', token).update('berth console session key v1').digest();
@@ -133,7 +179,17 @@ export class ConsoleAuth {
     if (!safeEqual(mac, this.sign(`session:${issued}.${nonce}`))) return false;
     const at = parseInt(issued, 36);
     const age = this.now() - at;
-    return Number.isFinite(at) && age >= 0 && age < SESSION_TTL_MS;
+    return Number.isFinite(at) && age >= 0 && age < SESSION_TTL_MS && this.signedOut?.has(nonce) !== true;
+  }
+
+  /**
+   * Ends a session for good, not only in this browser: its cookie is refused from now on,
+   * wherever a copy of it is. A value that is no valid session has nothing to end.
+   */
+  async signOut(value: string | undefined): Promise<void> {
+    if (value === undefined || !this.validSession(value) || this.signedOut === undefined) return;
+    const [issued, nonce] = value.split('.') as [string, string, string];
+    await this.signedOut.add(nonce, parseInt(issued, 36) + SESSION_TTL_MS, this.now());
   }
 
   /** The CSRF token every form of this session carries. */

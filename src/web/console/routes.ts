@@ -256,11 +256,18 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
     {
       method: 'POST',
       path: '/logout',
-      // Signing out only forgets the cookie: an expired session may always do it, and
-      // another site making a browser sign out gains nothing, so only the origin is checked.
-      handle: (req, res) => {
+      // Signing out ends the session (any copy of its cookie is refused from then on) and
+      // clears the cookie. An expired session may always do it, and another site making a
+      // browser sign out gains nothing, so only the origin is checked.
+      handle: async (req, res) => {
         if (!sameOrigin(req)) return send(res, 403, 'refused: this request did not come from a page of this console\n', 'text/plain; charset=utf-8');
         req.resume();
+        try {
+          await o.auth.signOut(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+        } catch (err) {
+          // The session is ended in this berth all the same; only a restart would forget it.
+          o.log.error({ err }, 'the console could not write down a signed-out session; it is refused until berth restarts');
+        }
         redirect(res, '/', { 'set-cookie': CLEAR_SESSION_COOKIE });
       },
     },
