@@ -184,6 +184,15 @@ test('a person signs in, reads the waiting release, applies it and watches it co
   assert.match(rolled, /version: 1\.0\.0/);
   assert.match(rolled, new RegExp(`web: ${v1.pinned.replace(/[.]/g, '\\.')}`));
   await waitForStatus(state, name, 'Ready 1.0.0 again', (x) => x.status.currentVersion === '1.0.0' && condition(x, 'Ready')?.status === 'True');
+
+  // Sign out ends the session itself: a copy of its cookie, which wrote a moment ago, writes nothing after.
+  const kept = (await browser.context.cookies(url)).map((c) => `${c.name}=${c.value}`).join('; ');
+  const csrf = (await page.locator('form[action$="/check"] input[name="csrf"]').getAttribute('value')) ?? '';
+  const checkNow = () => fetch(`${stackUrl}/check`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }), headers: { cookie: kept } });
+  assert.equal((await checkNow()).status, 303, 'the session writes before it is signed out');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
+  assert.equal((await checkNow()).status, 401, 'a copy of the signed-out cookie is refused');
   await berth.stop();
 });
 
