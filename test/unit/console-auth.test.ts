@@ -46,7 +46,12 @@ test('signing out ends that session wherever its cookie is kept; other sessions 
     await auth.signOut(undefined);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
 
+    // Sign-outs at the same moment all reach the file.
+    const many = Array.from({ length: 5 }, () => auth.newSession());
+    await Promise.all(many.map((m) => auth.signOut(m)));
+
     const restarted = new ConsoleAuth(TOKEN, () => now, await SignedOutSessions.load(file, now));
+    for (const m of many) assert.ok(!restarted.validSession(m), 'every one of the simultaneous sign-outs was kept');
     assert.ok(!restarted.validSession(a), 'still refused after berth restarts');
     assert.ok(restarted.validSession(b));
 

@@ -135,10 +135,16 @@ export class SignedOutSessions {
   async add(nonce: string, expires: number, now: number): Promise<void> {
     for (const [n, at] of this.until) if (at <= now) this.until.delete(n);
     this.until.set(nonce, expires);
-    if (this.file === undefined) return;
-    const text = [...this.until].map(([n, at]) => `${n} ${at}\n`).join('');
-    await writeFileAtomic(this.file, text, PRIVATE.file, PRIVATE.dir);
+    const file = this.file;
+    if (file === undefined) return;
+    // One write at a time, each of the list as it is then: two sign-outs at once must not
+    // let the older list's rename land last.
+    const write = this.writing.then(() => writeFileAtomic(file, [...this.until].map(([n, at]) => `${n} ${at}\n`).join(''), PRIVATE.file, PRIVATE.dir));
+    this.writing = write.catch(() => undefined);
+    await write;
   }
+
+  private writing: Promise<unknown> = Promise.resolve();
 }
 
 export const SIGNED_OUT_FILE = 'http-signed-out';
