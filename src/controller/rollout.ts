@@ -61,12 +61,17 @@ async function caughtUp(status: StackStatus, models: ModelSource | undefined, st
  * revision (the manifest edit is what it converges to), but the person asked for a rollback:
  * the revision's record says so once written, the pending request before that (the pull).
  */
-export async function operationOf(state: StateStore, name: string, op: NonNullable<StackStatus['status']['operation']>): Promise<string> {
+async function operationOf(state: StateStore, name: string, status: StackStatus['status']): Promise<string> {
+  const op = status.operation as NonNullable<StackStatus['status']['operation']>;
   const plain = `${op.kind} to revision ${op.revision}`;
   if (op.kind !== 'update') return plain;
   const cause = (await state.readRevision(name, op.revision).catch(() => undefined))?.cause;
-  const asked = cause?.kind === 'rollback' ? cause : op.step === 'pull' ? await readRollbackRequest(state, name) : undefined;
-  return typeof asked?.toRevision === 'number' ? `rollback to revision ${asked.toRevision} (as revision ${op.revision})` : plain;
+  if (cause?.kind === 'rollback') return `rollback to revision ${cause.toRevision} (as revision ${op.revision})`;
+  // Before the revision is written, the request counts only for the version it asked for:
+  // an edit made after `berth rollback` is an update again.
+  const asked = op.step === 'pull' ? await readRollbackRequest(state, name) : undefined;
+  const forThis = typeof asked?.toRevision === 'number' && asked.version === status.targetVersion;
+  return forThis ? `rollback to revision ${asked.toRevision} (as revision ${op.revision})` : plain;
 }
 
 /** The rollout of `name` now; undefined when berth has written no status for it. */
@@ -95,7 +100,7 @@ export async function rolloutOf(state: StateStore, name: string, models?: ModelS
     return { phase: 'Complete', message: `version ${s.currentVersion ?? version ?? '?'} runs and passed its health gate (revision ${s.revision ?? '?'})`, ...v };
   }
   const op = s.operation;
-  if (op !== undefined) return { phase: 'Progressing', message: `${await operationOf(state, name, op)}: ${op.step}`, ...v };
+  if (op !== undefined) return { phase: 'Progressing', message: `${await operationOf(state, name, s)}: ${op.step}`, ...v };
   return { phase: 'Progressing', message: `${ready?.reason ?? 'Unknown'}: ${ready?.message ?? 'no Ready condition yet'}`, ...v };
 }
 

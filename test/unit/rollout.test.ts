@@ -47,6 +47,12 @@ test('while a rollback a person asked for pulls its images, the line names the r
   assert.equal(r?.message, 'rollback to revision 1 (as revision 3): pull');
 });
 
+test('a request left over from a rollback the person then edited away does not make an update a rollback', async () => {
+  await writeRollbackRequest(state, STACK, { ...request, version: '0.9.0' });
+  await inFlight(operation(rev3, { step: 'pull' }));
+  assert.equal((await rolloutOf(state, STACK))?.message, 'update to revision 3: pull');
+});
+
 test("once the revision is written, its record's cause says it is a rollback", async () => {
   await writeRollbackRequest(state, STACK, request);
   await writeRevisionWithCause(state, rev3, 'services: {}\n');
