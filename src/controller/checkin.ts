@@ -65,6 +65,17 @@ export class CheckIns {
     void this.dueOrLater(stack, entry);
   }
 
+  /**
+   * After a pass of `stack`: its channel as the pass read it. A pass that failed as a whole
+   * (a full state folder, the engine gone) did not get as far as reading it, so the schedule
+   * stays as it was: a stack's check-ins must not stop because its status could not be
+   * written (they stopped, once, while the disk was full).
+   */
+  passEnded(stack: string, pass: { error?: unknown; channel?: CheckInTarget }): void {
+    if (pass.error !== undefined && pass.channel === undefined) return;
+    this.track(stack, pass.channel);
+  }
+
   /** Checks in now unless the last check-in is recent enough (a restarted berth does not stampede the feed). */
   private async dueOrLater(stack: string, entry: { timer: unknown; target: CheckInTarget }): Promise<void> {
     const stored = await readChannelState(this.deps.state, stack).catch(() => undefined);

@@ -43,6 +43,12 @@ export interface OperatorOptions {
   pullProgress?: PullProgress;
   /** berth's notification defaults (--notify-config): the webhooks of stacks without spec.notify. */
   notifyDefaults?: NotifyDefaults;
+  /**
+   * Where file events come from (default: the manifests folder's own watcher). Tests put one
+   * here that misses every event, as a watcher on a network filesystem does, to show that the
+   * periodic rescan alone finds every change.
+   */
+  watchManifests?: typeof watchManifests;
 }
 
 /** Engine events that say nothing about a container's life (health checks run execs every second). */
@@ -210,7 +216,7 @@ export class Operator {
     const channels = this.channels;
     if (channels === undefined || !key.startsWith('stack:')) return;
     const stack = key.slice('stack:'.length);
-    if (this.running) channels.checkIns.track(stack, r.channel);
+    if (this.running) channels.checkIns.passEnded(stack, r);
     const prefetch = r.prefetch;
     await Promise.all([
       prefetch !== undefined
@@ -235,7 +241,7 @@ export class Operator {
     // Whatever was in flight when the last berth stopped may have lost its containers since
     // (an engine restart while berth was down): each such operation runs compose up again.
     this.reconciler.noteEngineInterruption();
-    this.watcher = watchManifests(
+    this.watcher = (this.opts.watchManifests ?? watchManifests)(
       this.opts.manifestsDir,
       (file) => {
         this.log.debug({ file }, 'file changed');

@@ -47,3 +47,30 @@ test('checkNow moves the next check-in of a channel stack to now, and is false f
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a pass that failed as a whole keeps the stack's check-ins; a pass that found no channel ends them", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-checkin-pass-'));
+  try {
+    const state = new StateStore(dir);
+    await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
+    const clock = new FakeClock();
+    const checkIns = new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined });
+    const target = { stack: 'shop', channel, manifest: join(dir, 'shop.yaml') };
+    checkIns.passEnded('shop', { channel: target });
+    for (let i = 0; i < 100 && clock.timers.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(clock.timers.length, 1, 'the next check-in is scheduled');
+
+    // The status could not be written: the pass failed before it knew the channel.
+    checkIns.passEnded('shop', { error: Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }) });
+    assert.equal(clock.timers.length, 1, 'the check-in stays scheduled');
+    assert.equal(checkIns.checkNow('shop'), true);
+
+    // The manifest no longer names a channel: nothing is left to check.
+    checkIns.passEnded('shop', {});
+    assert.equal(clock.timers.length, 0);
+    assert.equal(checkIns.checkNow('shop'), false);
+    checkIns.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
