@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Harness, composeFile, condition, isReady } from '../support/harness.js';
+import type { FileWatcher } from '../../src/store/watch.js';
 
 let v1: TestImage;
 let v2: TestImage;
@@ -232,5 +233,42 @@ describe('berth run, converging compose projects on a real engine', () => {
     assert.equal(s.status.currentVersion, '1.0.0');
     assert.deepEqual((await containersOf(name)).map((c) => c.Id), before);
     assert.equal(s.status.revision, 1, 'no revision is written for an update whose images are not all present');
+  });
+});
+
+describe('with a file watcher that misses every event (as on a network filesystem)', () => {
+  const RESCAN_SECONDS = 2;
+  let h: Harness;
+  before(async () => {
+    h = await Harness.create();
+    const deaf = (): FileWatcher => ({ track: () => undefined, trackedFiles: () => [], close: async () => undefined });
+    await h.start({ rescanSeconds: RESCAN_SECONDS, watchManifests: deaf });
+  });
+  after(async () => h.close());
+
+  test('the periodic rescan alone finds a new stack, and clears what went away, whatever pass each key had last', async () => {
+    const name = uniqueName('deaf');
+    await h.writeStack({ name, version: '1.0.0', images: { web: v1.pinned } }, composeFile({ web: 'placeholder' }));
+    await h.waitFor({ stack: name }, 'Ready at 1.0.0, found by a rescan', isReady('1.0.0'));
+
+    // Two broken files first seen by consecutive rescans (the second is written as soon as the
+    // first is reported, well inside the next interval). A rescan queues a key that had a pass
+    // only every other interval, so whenever they go, one of them has just had one.
+    const junk = ['junk-a.yaml', 'junk-b.yaml'];
+    for (const file of junk) {
+      await h.writeManifest(file, 'this: [is not yaml\n');
+      await h.waitFor({ file }, `${file} reported`, (x) => condition(x, 'Ready')?.reason === 'InvalidSpec');
+    }
+    const { rm } = await import('node:fs/promises');
+    await Promise.all([...junk, `${name}.yaml`].map((f) => rm(`${h.manifests}/${f}`)));
+
+    await h.waitFor({ stack: name }, 'the removed stack reported as ManifestRemoved', (x) => condition(x, 'Ready')?.reason === 'ManifestRemoved', 30_000);
+    const deadline = Date.now() + 30_000;
+    for (const file of junk) {
+      while ((await h.status({ file })) !== undefined) {
+        assert.ok(Date.now() < deadline, `the status of the removed ${file} is cleared`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import type { StackStatus } from '../../src/api/types.js';
-import { Operator } from '../../src/controller/operator.js';
+import { Operator, type OperatorOptions } from '../../src/controller/operator.js';
 import { ComposeCli } from '../../src/docker/compose.js';
 import { Engine } from '../../src/docker/engine.js';
 import { StateStore, type StatusKey } from '../../src/store/state.js';
@@ -92,7 +92,7 @@ export class Harness {
     return path;
   }
 
-  async start(): Promise<Operator> {
+  async start(overrides: Partial<OperatorOptions> = {}): Promise<Operator> {
     this.engine ??= await Engine.connect();
     this.compose ??= await ComposeCli.detect();
     this.operator = new Operator({
@@ -102,6 +102,7 @@ export class Harness {
       compose: this.compose,
       log: this.log,
       rescanSeconds: 5,
+      ...overrides,
     });
     await this.operator.start();
     return this.operator;
