@@ -27,14 +27,18 @@ class FakeClock implements Clock {
 
 const channel = { url: 'http://127.0.0.1:1', name: 'stable', publicKey: 'release.pub', intervalSeconds: 3600, jitterSeconds: 0, timeoutSeconds: 5 };
 
+/** A stack "shop" that checked in a minute ago (its next check-in is due in 59 minutes), and CheckIns on a fake clock. */
+async function checkedInAMinuteAgo(): Promise<{ dir: string; clock: FakeClock; checkIns: CheckIns }> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-checkin-'));
+  const state = new StateStore(dir);
+  await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
+  const clock = new FakeClock();
+  return { dir, clock, checkIns: new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined }) };
+}
+
 test('checkNow moves the next check-in of a channel stack to now, and is false for a stack without one', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-checknow-'));
+  const { dir, clock, checkIns } = await checkedInAMinuteAgo();
   try {
-    const state = new StateStore(dir);
-    // Checked in a minute ago: the next check-in is due in 59 minutes.
-    await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
-    const clock = new FakeClock();
-    const checkIns = new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined });
     checkIns.track('shop', { stack: 'shop', channel, manifest: join(dir, 'shop.yaml') });
     for (let i = 0; i < 100 && clock.timers.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(clock.timers.map((t) => t.ms), [59 * 60 * 1000]);
@@ -49,12 +53,8 @@ test('checkNow moves the next check-in of a channel stack to now, and is false f
 });
 
 test("a pass that failed as a whole keeps the stack's check-ins; a pass that found no channel ends them", async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-checkin-pass-'));
+  const { dir, clock, checkIns } = await checkedInAMinuteAgo();
   try {
-    const state = new StateStore(dir);
-    await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
-    const clock = new FakeClock();
-    const checkIns = new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined });
     const target = { stack: 'shop', channel, manifest: join(dir, 'shop.yaml') };
     checkIns.passEnded('shop', { channel: target });
     for (let i = 0; i < 100 && clock.timers.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
