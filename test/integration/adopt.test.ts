@@ -5,17 +5,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { berth } from '../support/cli.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 import { Harness, condition, isReady } from '../support/harness.js';
 
 const execFileAsync = promisify(execFile);
-const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
 let v1: TestImage;
 let v2: TestImage;
@@ -70,14 +69,6 @@ async function lifecycleEvents(project: string, since: number, byHand: string[])
 
 function idOf(rows: string[], service: string): string | undefined {
   return rows.find((r) => r.startsWith(`${service} `))?.split(' ')[1];
-}
-
-function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 type Diff = { project: string; next?: number; services: { service: string; change: string }[] };

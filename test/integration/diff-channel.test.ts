@@ -3,22 +3,20 @@
 // check-in, and diff says which services it would recreate (and why it waits) before anyone
 // approves it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import type { StackStatus } from '../../src/api/types.js';
 import { publishRelease } from '../../src/sources/publish.js';
 import { generateSigningKeys } from '../../src/sources/signing.js';
+import { berth } from '../support/cli.js';
 import { docker, requireEngine, uniqueName } from '../support/engine.js';
 import { FeedServer } from '../support/feed-server.js';
 import { Harness, composeFile, condition, isReady, type StackFields } from '../support/harness.js';
 import { buildTestImage, removeTestImages, type TestImage } from '../support/images.js';
 
-const BERTH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
 let v1: TestImage;
 let v2: TestImage;
@@ -33,14 +31,6 @@ before(async () => {
 after(async () => {
   await removeTestImages([v1, v2].filter(Boolean));
 });
-
-function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 type Diff = { version: string; waiting?: string; applied?: number; next?: number; images: Record<string, string>; services: { service: string; change: string; containers: string[] }[] };
 
