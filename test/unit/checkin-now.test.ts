@@ -6,33 +6,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Clock } from '../../src/controller/clock.js';
+import { ManualClock } from '../support/fake-clock.js';
 import { CheckIns } from '../../src/controller/checkin.js';
 import { writeChannelState } from '../../src/store/channel.js';
 import { StateStore } from '../../src/store/state.js';
 
-class FakeClock implements Clock {
-  private nextId = 1;
-  timers: Array<{ id: number; ms: number; fn: () => void }> = [];
-  now = () => new Date('2026-01-01T00:00:00Z');
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ id, ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== handle);
-  }
-}
-
 const channel = { url: 'http://127.0.0.1:1', name: 'stable', publicKey: 'release.pub', intervalSeconds: 3600, jitterSeconds: 0, timeoutSeconds: 5 };
 
 /** A stack "shop" that checked in a minute ago (its next check-in is due in 59 minutes), and CheckIns on a fake clock. */
-async function checkedInAMinuteAgo(): Promise<{ dir: string; clock: FakeClock; checkIns: CheckIns }> {
+async function checkedInAMinuteAgo(): Promise<{ dir: string; clock: ManualClock; checkIns: CheckIns }> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-checkin-'));
   const state = new StateStore(dir);
   await writeChannelState(state, 'shop', { url: channel.url, channel: 'stable', failures: 0, releases: [], lastCheckIn: '2025-12-31T23:59:00Z', lastAttempt: '2025-12-31T23:59:00Z' });
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   return { dir, clock, checkIns: new CheckIns({ state, log: pino({ level: 'silent' }), clock, instance: 'test', onChange: () => undefined }) };
 }
 

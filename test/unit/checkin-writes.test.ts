@@ -9,30 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import type { Clock } from '../../src/controller/clock.js';
+import { ManualClock } from '../support/fake-clock.js';
 import { CheckIns } from '../../src/controller/checkin.js';
 import { instanceId } from '../../src/store/channel.js';
 import { StateStore } from '../../src/store/state.js';
-
-class FakeClock implements Clock {
-  private nextId = 1;
-  timers: Array<{ id: number; ms: number; fn: () => void }> = [];
-  now = () => new Date('2026-01-01T00:00:00Z');
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ id, ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== handle);
-  }
-  /** Fires the one pending timer. */
-  fire(): void {
-    const t = this.timers.shift();
-    assert.ok(t, 'a timer is pending');
-    t.fn();
-  }
-}
 
 /** A logger whose JSON lines the test reads back. */
 function capturingLog(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
@@ -74,7 +54,7 @@ describe('a check-in whose channel.yaml cannot be written', () => {
     const state = new StateStore(dir);
     // A file where the stack's folder belongs: every write under it fails (ENOTDIR/EEXIST).
     await writeFile(join(dir, 'shop'), 'in the way\n');
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const { log, lines } = capturingLog();
     const rejections: unknown[] = [];
     const onRejection = (err: unknown) => rejections.push(err);
